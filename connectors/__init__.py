@@ -1,0 +1,110 @@
+"""The five ports the server reads the world through, and the bundle that wires them.
+
+Each port is a small `typing.Protocol`; every category is optional, and a missing
+one means "not connected", never an error. Adapters return the normalized models
+in `connectors.models` and raise only the tree in `connectors.errors`. Writes take
+an idempotency key so a retried write never lands twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Literal, Protocol, runtime_checkable
+
+from connectors.models import Account, Article, Deal, Message, Page, Ticket, TrackerIssue, WriteReceipt
+
+Category = Literal["support", "crm", "chat", "tracker", "knowledge"]
+CATEGORIES: tuple[Category, ...] = ("support", "crm", "chat", "tracker", "knowledge")
+
+
+@runtime_checkable
+class SupportPlatform(Protocol):
+    """Tickets and their conversations (Intercom, Zendesk, ...)."""
+
+    name: str
+
+    async def search_tickets(
+        self,
+        query: str,
+        *,
+        customer: str | None = None,
+        since: datetime | None = None,
+        limit: int = 10,
+        cursor: str | None = None,
+    ) -> Page[Ticket]: ...
+
+    async def get_ticket(self, ticket_id: str) -> Ticket: ...
+
+    async def add_internal_note(self, ticket_id: str, body: str, *, idempotency_key: str) -> WriteReceipt: ...
+
+
+@runtime_checkable
+class CRM(Protocol):
+    """Accounts and deals (HubSpot, Salesforce, ...)."""
+
+    name: str
+
+    async def search_accounts(self, query: str, *, limit: int = 10) -> list[Account]:
+        """Accounts whose name or domain matches `query` (prefix match is enough)."""
+        ...
+
+    async def open_deals(self, account_id: str) -> list[Deal]: ...
+
+
+@runtime_checkable
+class Chat(Protocol):
+    """Internal conversations (Slack, Teams, ...)."""
+
+    name: str
+
+    async def search_messages(
+        self, query: str, *, limit: int = 10, cursor: str | None = None
+    ) -> Page[Message]: ...
+
+    async def post_message(self, channel: str, text: str, *, idempotency_key: str) -> WriteReceipt: ...
+
+
+@runtime_checkable
+class Tracker(Protocol):
+    """Bugs and feature requests (Jira, Linear, ...)."""
+
+    name: str
+
+    async def search_issues(
+        self, query: str, *, limit: int = 10, cursor: str | None = None
+    ) -> Page[TrackerIssue]: ...
+
+    async def create_issue(
+        self, title: str, body: str, *, labels: list[str], idempotency_key: str
+    ) -> WriteReceipt: ...
+
+
+@runtime_checkable
+class KnowledgeBase(Protocol):
+    """Known issues, workarounds and docs (Notion, Confluence, Guru, ...)."""
+
+    name: str
+
+    async def search_articles(
+        self, query: str, *, limit: int = 10, cursor: str | None = None
+    ) -> Page[Article]: ...
+
+
+@dataclass(frozen=True)
+class Connectors:
+    """Whichever adapters are wired; `None` means that category is not connected."""
+
+    support: SupportPlatform | None = None
+    crm: CRM | None = None
+    chat: Chat | None = None
+    tracker: Tracker | None = None
+    knowledge: KnowledgeBase | None = None
+
+    def wired(self) -> dict[Category, str | None]:
+        """Each category and the name of the adapter behind it, if any."""
+        result: dict[Category, str | None] = {}
+        for field, category in zip(fields(self), CATEGORIES, strict=True):
+            adapter: SupportPlatform | CRM | Chat | Tracker | KnowledgeBase | None = getattr(self, field.name)
+            result[category] = adapter.name if adapter is not None else None
+        return result
