@@ -1,0 +1,262 @@
+"""The embedded workspace: every port on one SQLite database with FTS5 search.
+
+It is the default adapter, the demo's data and the test double. It loads a
+workspace file (see `connectors.workspace`) into SQLite once; queries run in a
+worker thread so a large workspace never stalls the event loop.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import anyio.to_thread
+
+from connectors.errors import NotFoundError
+from connectors.models import Account, Article, Comment, Deal, Message, Page, Record, Ticket, TrackerIssue, WriteReceipt
+from connectors.workspace import Workspace, load_workspace
+
+R = TypeVar("R")
+M = TypeVar("M", bound=Record)
+
+_SCHEMA = """
+CREATE TABLE records (
+    kind TEXT NOT NULL,
+    id TEXT NOT NULL,
+    customer TEXT,
+    at TEXT,
+    body TEXT NOT NULL,
+    PRIMARY KEY (kind, id)
+);
+CREATE VIRTUAL TABLE search USING fts5(kind UNINDEXED, id UNINDEXED, text, tokenize='unicode61 remove_diacritics 2');
+CREATE TABLE idempotency (key TEXT PRIMARY KEY, receipt TEXT NOT NULL);
+"""
+
+# Words that carry no meaning for matching an issue description against records.
+_STOPWORDS = frozenset(
+    "a an and are as at be but by for from has have in is it its of on or our over the their this "
+    "to was were with not no all any after since".split()
+)
+
+
+def match_expression(query: str) -> str | None:
+    """An FTS5 expression ranking records by how many of the query's words they share."""
+    words = [w for w in re.findall(r"\w+", query.lower()) if w not in _STOPWORDS and len(w) > 1]
+    if not words:
+        return None
+    return " OR ".join(f'"{w}"' for w in dict.fromkeys(words))
+
+
+def _cursor_offset(cursor: str | None) -> int:
+    if cursor is None:
+        return 0
+    if not cursor.isdigit():
+        raise ValueError(f"cursor {cursor!r} was not issued by this workspace")
+    return int(cursor)
+
+
+class LocalWorkspace:
+    """All five ports over one embedded SQLite workspace."""
+
+    name = "local"
+
+    def __init__(self, workspace: Workspace) -> None:
+        self._db = sqlite3.connect(":memory:", check_same_thread=False)
+        self._lock = threading.Lock()
+        self._ids = itertools.count(1)
+        self._db.executescript(_SCHEMA)
+        self._load(workspace)
+
+    @classmethod
+    def open(cls, path: Path | None = None, *, now: datetime | None = None) -> LocalWorkspace:
+        """The workspace in `path`, or the embedded demo, anchored at `now`."""
+        workspace = load_workspace(path)
+        return cls(workspace.shifted_to(now or datetime.now(UTC)))
+
+    def _load(self, ws: Workspace) -> None:
+        def put(kind: str, record: Record, text: str, customer: str | None = None, at: str | None = None) -> None:
+            rid: str = getattr(record, "id")
+            self._db.execute(
+                "INSERT INTO records VALUES (?, ?, ?, ?, ?)", (kind, rid, customer, at, record.model_dump_json())
+            )
+            self._db.execute("INSERT INTO search VALUES (?, ?, ?)", (kind, rid, text))
+
+        with self._db:
+            for a in ws.accounts:
+                put("account", a, f"{a.name} {a.domain or ''}", customer=a.name)
+            for d in ws.deals:
+                put("deal", d, d.name, customer=d.account_id)
+            for t in ws.tickets:
+                text = " ".join([t.subject, t.body, *t.tags, *(c.body for c in t.comments)])
+                put("ticket", t, text, customer=t.customer, at=t.created_at.isoformat())
+            for m in ws.messages:
+                put("message", m, f"{m.channel} {m.text}", at=m.posted_at.isoformat())
+            for i in ws.issues:
+                put("issue", i, f"{i.id} {i.title} {' '.join(i.labels)}")
+            for art in ws.articles:
+                put("article", art, f"{art.title} {art.snippet}")
+
+    async def _run(self, fn: Callable[[], R]) -> R:
+        def locked() -> R:
+            with self._lock:
+                return fn()
+
+        return await anyio.to_thread.run_sync(locked)
+
+    def _search(
+        self,
+        kind: str,
+        model: type[M],
+        query: str,
+        *,
+        limit: int,
+        cursor: str | None,
+        where: str = "",
+        params: Sequence[Any] = (),
+    ) -> Page[M]:
+        offset = _cursor_offset(cursor)
+        expression = match_expression(query)
+        if expression is None:
+            sql = f"SELECT r.body FROM records r WHERE r.kind = ? {where} ORDER BY r.at DESC, r.id LIMIT ? OFFSET ?"
+            args: list[Any] = [kind, *params, limit + 1, offset]
+        else:
+            sql = (
+                "SELECT r.body FROM search s JOIN records r ON r.kind = s.kind AND r.id = s.id "
+                f"WHERE search MATCH ? AND s.kind = ? {where} ORDER BY bm25(search), r.at DESC LIMIT ? OFFSET ?"
+            )
+            args = [expression, kind, *params, limit + 1, offset]
+        rows: list[tuple[str]] = self._db.execute(sql, args).fetchall()
+        items = [model.model_validate_json(row[0]) for row in rows[:limit]]
+        return Page[M](items=items, next_cursor=str(offset + limit) if len(rows) > limit else None)
+
+    def _get(self, kind: str, model: type[M], rid: str) -> M:
+        row: tuple[str] | None = self._db.execute(
+            "SELECT body FROM records WHERE kind = ? AND id = ?", (kind, rid)
+        ).fetchone()
+        if row is None:
+            raise NotFoundError(self.name, f"no {kind} with id {rid!r}")
+        return model.model_validate_json(row[0])
+
+    def _replace(self, kind: str, record: Record, text: str, customer: str | None = None, at: str | None = None) -> None:
+        rid: str = getattr(record, "id")
+        self._db.execute(
+            "INSERT OR REPLACE INTO records VALUES (?, ?, ?, ?, ?)",
+            (kind, rid, customer, at, record.model_dump_json()),
+        )
+        self._db.execute("DELETE FROM search WHERE kind = ? AND id = ?", (kind, rid))
+        self._db.execute("INSERT INTO search VALUES (?, ?, ?)", (kind, rid, text))
+
+    def _once(self, key: str, write: Callable[[], WriteReceipt]) -> WriteReceipt:
+        """Run `write` unless `key` was used before; then return the first receipt, marked duplicate."""
+        row: tuple[str] | None = self._db.execute("SELECT receipt FROM idempotency WHERE key = ?", (key,)).fetchone()
+        if row is not None:
+            return WriteReceipt.model_validate_json(row[0]).model_copy(update={"duplicate": True})
+        with self._db:
+            receipt = write()
+            self._db.execute("INSERT INTO idempotency VALUES (?, ?)", (key, receipt.model_dump_json()))
+        return receipt
+
+    # support platform
+
+    async def search_tickets(
+        self,
+        query: str,
+        *,
+        customer: str | None = None,
+        since: datetime | None = None,
+        limit: int = 10,
+        cursor: str | None = None,
+    ) -> Page[Ticket]:
+        where, params = _filters(("r.customer = ? COLLATE NOCASE", customer), ("r.at >= ?", since and since.isoformat()))
+        return await self._run(
+            lambda: self._search("ticket", Ticket, query, limit=limit, cursor=cursor, where=where, params=params)
+        )
+
+    async def get_ticket(self, ticket_id: str) -> Ticket:
+        return await self._run(lambda: self._get("ticket", Ticket, ticket_id))
+
+    async def add_internal_note(self, ticket_id: str, body: str, *, idempotency_key: str) -> WriteReceipt:
+        def write() -> WriteReceipt:
+            ticket = self._get("ticket", Ticket, ticket_id)
+            note = Comment(author="escalation-mcp", body=body, created_at=datetime.now(UTC), public=False)
+            updated = ticket.model_copy(update={"comments": [*ticket.comments, note]})
+            text = " ".join([updated.subject, updated.body, *updated.tags, *(c.body for c in updated.comments)])
+            self._replace("ticket", updated, text, customer=updated.customer, at=updated.created_at.isoformat())
+            return WriteReceipt(id=f"{ticket_id}#note-{len(updated.comments)}", url=ticket.url)
+
+        return await self._run(lambda: self._once(f"note:{idempotency_key}", write))
+
+    # CRM
+
+    async def search_accounts(self, query: str, *, limit: int = 10) -> list[Account]:
+        def find() -> list[Account]:
+            needle = query.strip().lower()
+            rows: list[tuple[str]] = self._db.execute(
+                "SELECT body FROM records WHERE kind = 'account' "
+                "AND (lower(customer) LIKE ? OR lower(json_extract(body, '$.domain')) LIKE ?) "
+                "ORDER BY lower(customer) != ?, lower(customer) NOT LIKE ?, customer LIMIT ?",
+                (f"%{needle}%", f"%{needle}%", needle, f"{needle}%", limit),
+            ).fetchall()
+            return [Account.model_validate_json(r[0]) for r in rows]
+
+        return await self._run(find)
+
+    async def open_deals(self, account_id: str) -> list[Deal]:
+        def find() -> list[Deal]:
+            rows: list[tuple[str]] = self._db.execute(
+                "SELECT body FROM records WHERE kind = 'deal' AND customer = ? "
+                "AND json_extract(body, '$.stage') NOT IN ('closed_won', 'closed_lost') ORDER BY id",
+                (account_id,),
+            ).fetchall()
+            return [Deal.model_validate_json(r[0]) for r in rows]
+
+        return await self._run(find)
+
+    # chat
+
+    async def search_messages(self, query: str, *, limit: int = 10, cursor: str | None = None) -> Page[Message]:
+        return await self._run(lambda: self._search("message", Message, query, limit=limit, cursor=cursor))
+
+    async def post_message(self, channel: str, text: str, *, idempotency_key: str) -> WriteReceipt:
+        def write() -> WriteReceipt:
+            message = Message(
+                id=f"local-msg-{next(self._ids)}", channel=channel, author="escalation-mcp", text=text,
+                posted_at=datetime.now(UTC),
+            )
+            self._replace("message", message, f"{channel} {text}", at=message.posted_at.isoformat())
+            return WriteReceipt(id=message.id)
+
+        return await self._run(lambda: self._once(f"message:{idempotency_key}", write))
+
+    # tracker
+
+    async def search_issues(self, query: str, *, limit: int = 10, cursor: str | None = None) -> Page[TrackerIssue]:
+        return await self._run(lambda: self._search("issue", TrackerIssue, query, limit=limit, cursor=cursor))
+
+    async def create_issue(self, title: str, body: str, *, labels: list[str], idempotency_key: str) -> WriteReceipt:
+        def write() -> WriteReceipt:
+            issue = TrackerIssue(
+                id=f"LOCAL-{next(self._ids)}", title=title, status="Open", labels=labels,
+                created_at=datetime.now(UTC),
+            )
+            self._replace("issue", issue, f"{issue.id} {title} {body} {' '.join(labels)}")
+            return WriteReceipt(id=issue.id)
+
+        return await self._run(lambda: self._once(f"issue:{idempotency_key}", write))
+
+    # knowledge base
+
+    async def search_articles(self, query: str, *, limit: int = 10, cursor: str | None = None) -> Page[Article]:
+        return await self._run(lambda: self._search("article", Article, query, limit=limit, cursor=cursor))
+
+
+def _filters(*conditions: tuple[str, object]) -> tuple[str, list[object]]:
+    """SQL `AND ...` clauses and their parameters for the conditions whose value is set."""
+    active: Iterable[tuple[str, object]] = [(sql, value) for sql, value in conditions if value is not None]
+    return "".join(f" AND {sql}" for sql, _ in active), [value for _, value in active]
