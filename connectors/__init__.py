@@ -58,9 +58,7 @@ class Chat(Protocol):
 
     name: str
 
-    async def search_messages(
-        self, query: str, *, limit: int = 10, cursor: str | None = None
-    ) -> Page[Message]: ...
+    async def search_messages(self, query: str, *, limit: int = 10, cursor: str | None = None) -> Page[Message]: ...
 
     async def post_message(self, channel: str, text: str, *, idempotency_key: str) -> WriteReceipt: ...
 
@@ -71,13 +69,9 @@ class Tracker(Protocol):
 
     name: str
 
-    async def search_issues(
-        self, query: str, *, limit: int = 10, cursor: str | None = None
-    ) -> Page[TrackerIssue]: ...
+    async def search_issues(self, query: str, *, limit: int = 10, cursor: str | None = None) -> Page[TrackerIssue]: ...
 
-    async def create_issue(
-        self, title: str, body: str, *, labels: list[str], idempotency_key: str
-    ) -> WriteReceipt: ...
+    async def create_issue(self, title: str, body: str, *, labels: list[str], idempotency_key: str) -> WriteReceipt: ...
 
 
 @runtime_checkable
@@ -86,9 +80,7 @@ class KnowledgeBase(Protocol):
 
     name: str
 
-    async def search_articles(
-        self, query: str, *, limit: int = 10, cursor: str | None = None
-    ) -> Page[Article]: ...
+    async def search_articles(self, query: str, *, limit: int = 10, cursor: str | None = None) -> Page[Article]: ...
 
 
 @dataclass(frozen=True)

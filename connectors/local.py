@@ -19,11 +19,23 @@ from typing import Any, TypeVar
 import anyio.to_thread
 
 from connectors.errors import NotFoundError
-from connectors.models import Account, Article, Comment, Deal, Message, Page, Record, Ticket, TrackerIssue, WriteReceipt
+from connectors.models import (
+    Account,
+    Article,
+    Comment,
+    Deal,
+    Message,
+    Page,
+    Record,
+    Ticket,
+    TrackerIssue,
+    WriteReceipt,
+)
 from connectors.workspace import Workspace, load_workspace
 
 R = TypeVar("R")
 M = TypeVar("M", bound=Record)
+Identified = Account | Article | Deal | Message | Ticket | TrackerIssue
 
 _SCHEMA = """
 CREATE TABLE records (
@@ -34,20 +46,57 @@ CREATE TABLE records (
     body TEXT NOT NULL,
     PRIMARY KEY (kind, id)
 );
-CREATE VIRTUAL TABLE search USING fts5(kind UNINDEXED, id UNINDEXED, text, tokenize='unicode61 remove_diacritics 2');
+CREATE VIRTUAL TABLE search USING fts5(
+    kind UNINDEXED, id UNINDEXED, text, tokenize='porter unicode61 remove_diacritics 2'
+);
 CREATE TABLE idempotency (key TEXT PRIMARY KEY, receipt TEXT NOT NULL);
 """
 
 # Words that carry no meaning for matching an issue description against records.
-_STOPWORDS = frozenset(
-    "a an and are as at be but by for from has have in is it its of on or our over the their this "
-    "to was were with not no all any after since".split()
+STOPWORDS = frozenset(
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "but",
+        "by",
+        "for",
+        "from",
+        "has",
+        "have",
+        "in",
+        "is",
+        "it",
+        "its",
+        "of",
+        "on",
+        "or",
+        "our",
+        "over",
+        "the",
+        "their",
+        "this",
+        "to",
+        "was",
+        "were",
+        "with",
+        "not",
+        "no",
+        "all",
+        "any",
+        "after",
+        "since",
+    ]
 )
 
 
 def match_expression(query: str) -> str | None:
     """An FTS5 expression ranking records by how many of the query's words they share."""
-    words = [w for w in re.findall(r"\w+", query.lower()) if w not in _STOPWORDS and len(w) > 1]
+    words = [w for w in re.findall(r"\w+", query.lower()) if w not in STOPWORDS and len(w) > 1]
     if not words:
         return None
     return " OR ".join(f'"{w}"' for w in dict.fromkeys(words))
@@ -80,10 +129,11 @@ class LocalWorkspace:
         return cls(workspace.shifted_to(now or datetime.now(UTC)))
 
     def _load(self, ws: Workspace) -> None:
-        def put(kind: str, record: Record, text: str, customer: str | None = None, at: str | None = None) -> None:
-            rid: str = getattr(record, "id")
+        def put(kind: str, record: Identified, text: str, customer: str | None = None, at: str | None = None) -> None:
+            rid: str = record.id
             self._db.execute(
-                "INSERT INTO records VALUES (?, ?, ?, ?, ?)", (kind, rid, customer, at, record.model_dump_json())
+                "INSERT INTO records VALUES (?, ?, ?, ?, ?)",
+                (kind, rid, customer, at, record.model_dump_json()),
             )
             self._db.execute("INSERT INTO search VALUES (?, ?, ?)", (kind, rid, text))
 
@@ -143,8 +193,10 @@ class LocalWorkspace:
             raise NotFoundError(self.name, f"no {kind} with id {rid!r}")
         return model.model_validate_json(row[0])
 
-    def _replace(self, kind: str, record: Record, text: str, customer: str | None = None, at: str | None = None) -> None:
-        rid: str = getattr(record, "id")
+    def _replace(
+        self, kind: str, record: Identified, text: str, customer: str | None = None, at: str | None = None
+    ) -> None:
+        rid: str = record.id
         self._db.execute(
             "INSERT OR REPLACE INTO records VALUES (?, ?, ?, ?, ?)",
             (kind, rid, customer, at, record.model_dump_json()),
@@ -173,7 +225,9 @@ class LocalWorkspace:
         limit: int = 10,
         cursor: str | None = None,
     ) -> Page[Ticket]:
-        where, params = _filters(("r.customer = ? COLLATE NOCASE", customer), ("r.at >= ?", since and since.isoformat()))
+        where, params = _filters(
+            ("r.customer = ? COLLATE NOCASE", customer), ("r.at >= ?", since and since.isoformat())
+        )
         return await self._run(
             lambda: self._search("ticket", Ticket, query, limit=limit, cursor=cursor, where=where, params=params)
         )
@@ -226,7 +280,10 @@ class LocalWorkspace:
     async def post_message(self, channel: str, text: str, *, idempotency_key: str) -> WriteReceipt:
         def write() -> WriteReceipt:
             message = Message(
-                id=f"local-msg-{next(self._ids)}", channel=channel, author="escalation-mcp", text=text,
+                id=f"local-msg-{next(self._ids)}",
+                channel=channel,
+                author="escalation-mcp",
+                text=text,
                 posted_at=datetime.now(UTC),
             )
             self._replace("message", message, f"{channel} {text}", at=message.posted_at.isoformat())
@@ -242,7 +299,10 @@ class LocalWorkspace:
     async def create_issue(self, title: str, body: str, *, labels: list[str], idempotency_key: str) -> WriteReceipt:
         def write() -> WriteReceipt:
             issue = TrackerIssue(
-                id=f"LOCAL-{next(self._ids)}", title=title, status="Open", labels=labels,
+                id=f"LOCAL-{next(self._ids)}",
+                title=title,
+                status="Open",
+                labels=labels,
                 created_at=datetime.now(UTC),
             )
             self._replace("issue", issue, f"{issue.id} {title} {body} {' '.join(labels)}")

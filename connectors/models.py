@@ -23,14 +23,14 @@ class Comment(Record):
     author: str
     body: str
     created_at: datetime
-    public: bool = Field(description="Visible to the customer (false for internal notes).")
+    public: bool  # visible to the customer; false for internal notes
 
 
 class Ticket(Record):
     id: str
     subject: str
     body: str
-    customer: str | None = Field(default=None, description="Account (company) name.")
+    customer: str | None = None  # the account (company) name
     requester: str | None = None
     status: str
     priority: str | None = None
@@ -45,14 +45,14 @@ class Account(Record):
     id: str
     name: str
     domain: str | None = None
-    arr: float | None = Field(default=None, ge=0, description="Annual recurring revenue, USD.")
+    arr: float | None = Field(default=None, ge=0)  # annual recurring revenue, USD
     plan: str | None = None
     renewal_date: date | None = None
     owner: str | None = None
     reference_customer: bool = False
     health: str | None = None
-    timezone: str | None = Field(default=None, description="IANA time zone of the customer's business.")
-    country: str | None = Field(default=None, description="ISO 3166 alpha-2, for public holidays.")
+    timezone: str | None = None  # IANA name, for business hours
+    country: str | None = None  # ISO 3166 alpha-2, for public holidays
 
 
 class Deal(Record):
@@ -112,4 +112,4 @@ class WriteReceipt(Record):
 
     id: str
     url: str | None = None
-    duplicate: bool = Field(default=False, description="The idempotency key had been used already.")
+    duplicate: bool = False  # the idempotency key had been used already; nothing new was written

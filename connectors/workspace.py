@@ -53,8 +53,7 @@ class Workspace(BaseModel):
                 for a in self.accounts
             ],
             deals=[
-                d.model_copy(update={"close_date": d.close_date + days if d.close_date else None})
-                for d in self.deals
+                d.model_copy(update={"close_date": d.close_date + days if d.close_date else None}) for d in self.deals
             ],
             tickets=[ticket(t) for t in self.tickets],
             messages=[m.model_copy(update={"posted_at": m.posted_at + delta}) for m in self.messages],

@@ -36,14 +36,14 @@ class BriefInput(Frozen):
     time_in_queue: str | None = None
     sla_status: str | None = None
     description: str | None = None
-    tried: list[str] = []
-    repro_steps: list[str] = []
+    tried: list[str] = Field(default_factory=list[str])
+    repro_steps: list[str] = Field(default_factory=list[str])
     expected: str | None = None
     actual: str | None = None
     environment: str | None = None
     frequency: str | None = None
-    ruled_out: list[str] = []
-    evidence: list[str] = []
+    ruled_out: list[str] = Field(default_factory=list[str])
+    evidence: list[str] = Field(default_factory=list[str])
     use_case: str | None = None
     request_frequency: str | None = None
     competitive_pressure: str | None = None
@@ -54,9 +54,9 @@ class BriefInput(Frozen):
     last_customer_update: str | None = None
     customer_expectation: str | None = None
     escalation_risk: str | None = None
-    needed: list[str] = []
+    needed: list[str] = Field(default_factory=list[str])
     deadline: str | None = None
-    links: list[str] = []
+    links: list[str] = Field(default_factory=list[str])
 
 
 def missing_fields(brief: BriefInput) -> list[str]:
@@ -64,7 +64,7 @@ def missing_fields(brief: BriefInput) -> list[str]:
     needs: dict[str, str] = dict(COMMON_NEEDS)
     for target in brief.targets:
         needs.update(BRIEF_NEEDS[target])
-    missing: list[str] = []
+    missing: list[str] = Field(default_factory=list[str])
     for field, label in needs.items():
         value: Any = getattr(brief, field)
         if value is None or (isinstance(value, str | list) and not value):

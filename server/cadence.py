@@ -28,7 +28,6 @@ class Cadence:
     label: str
 
 
-
 CADENCES: dict[Severity, dict[Kind, Cadence]] = {
     "critical": {
         "internal": Cadence(2, 2, business=False, label="every 2 h"),
@@ -79,8 +78,13 @@ class BusinessCalendar:
                 ) from exc
         if not 0 <= opens < closes <= 24:
             raise CalendarError(f"business hours {opens}-{closes} are not a span within one day")
-        return cls(tz=tz, country=country.upper() if country else None, opens=time(opens),
-                   closes=time(closes) if closes < 24 else time.max, _holidays=table)
+        return cls(
+            tz=tz,
+            country=country.upper() if country else None,
+            opens=time(opens),
+            closes=time(closes) if closes < 24 else time.max,
+            _holidays=table,
+        )
 
     @property
     def day_hours(self) -> float:
@@ -140,8 +144,12 @@ def plan(
     plans: list[FollowupPlan] = []
     for kind, cadence in CADENCES[severity].items():
         if kind == "customer" and customer_every_hours is not None:
-            cadence = Cadence(customer_every_hours, customer_every_hours, business=False,
-                              label=f"every {customer_every_hours:g} h (per SLA)")
+            cadence = Cadence(
+                customer_every_hours,
+                customer_every_hours,
+                business=False,
+                label=f"every {customer_every_hours:g} h (per SLA)",
+            )
         for k in range(1, count + 1):
             if cadence.business:
                 span = calendar.day_hours

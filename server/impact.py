@@ -52,16 +52,18 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "critical",
         "several_high_value_customers",
-        lambda i: f"{i.high_value_customers} high-value customers affected"
-        if (i.high_value_customers or 0) >= 2
-        else None,
+        lambda i: (
+            f"{i.high_value_customers} high-value customers affected" if (i.high_value_customers or 0) >= 2 else None
+        ),
     ),
     Rule(
         "high",
         "key_customer_blocked",
-        lambda i: "a high-value customer is blocked"
-        if (i.high_value_customers or 0) >= 1 and i.depth == "blocked" and not i.workaround
-        else None,
+        lambda i: (
+            "a high-value customer is blocked"
+            if (i.high_value_customers or 0) >= 1 and i.depth == "blocked" and not i.workaround
+            else None
+        ),
     ),
     Rule(
         "high",
@@ -71,9 +73,11 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "high",
         "sla_at_risk",
-        lambda i: f"the SLA is {'breached' if i.sla_status == 'breached' else 'at risk'}"
-        if i.sla_status in ("at_risk", "breached")
-        else None,
+        lambda i: (
+            f"the SLA is {'breached' if i.sla_status == 'breached' else 'at risk'}"
+            if i.sla_status in ("at_risk", "breached")
+            else None
+        ),
     ),
     Rule("high", "spreading", _spreading),
 )
@@ -97,7 +101,8 @@ def decide(impact: ImpactInput) -> tuple[Severity, str, list[str]]:
     if not matched:
         reason = "a workaround exists" if impact.workaround else "no critical or high rule matched"
         return "medium", "default_medium", [reason]
-    severity = max((rule.severity for rule, _ in matched), key=SEVERITY_ORDER.__getitem__)
+    severities: list[Severity] = [rule.severity for rule, _ in matched]
+    severity: Severity = max(severities, key=lambda s: SEVERITY_ORDER[s])
     deciding = next(rule for rule, _ in matched if rule.severity == severity)
     return severity, deciding.name, [reason for _, reason in matched]
 
@@ -141,16 +146,15 @@ def _breadth(i: ImpactInput) -> DimensionRating:
     if n is None:
         return DimensionRating(dimension="breadth", rating="unknown", reason="number of customers affected unknown")
     trend = f", {i.trend}" if i.trend else ""
-    rating: Rating = (
-        "severe" if n >= 10 or (n >= 3 and i.trend == "growing") else "significant" if n >= 2 else "minor"
-    )
+    rating: Rating = "severe" if n >= 10 or (n >= 3 and i.trend == "growing") else "significant" if n >= 2 else "minor"
     return DimensionRating(dimension="breadth", rating=rating, reason=f"{n} customer{'s' * (n != 1)} affected{trend}")
 
 
 def _depth(i: ImpactInput) -> DimensionRating:
     if i.depth is None:
         return DimensionRating(dimension="depth", rating="unknown", reason="blocked or inconvenienced unknown")
-    rating: Rating = {"blocked": "severe", "degraded": "significant", "inconvenienced": "minor"}[i.depth]
+    ratings: dict[str, Rating] = {"blocked": "severe", "degraded": "significant", "inconvenienced": "minor"}
+    rating = ratings[i.depth]
     if i.workaround and rating == "severe":
         rating = "significant"
     suffix = " (workaround available)" if i.workaround else ""
@@ -186,7 +190,10 @@ def _reputation(i: ImpactInput) -> DimensionRating:
         return DimensionRating(dimension="reputation", rating="unknown", reason="public exposure unknown")
     flags = [
         text
-        for on, text in ((i.reference_customer, "reference customer"), (i.public_exposure, "could become public"))
+        for on, text in (
+            (i.reference_customer, "reference customer"),
+            (i.public_exposure, "could become public"),
+        )
         if on
     ]
     rating: Rating = "severe" if len(flags) == 2 else "significant" if flags else "minor"

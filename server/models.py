@@ -115,7 +115,14 @@ class Followup(FollowupPlan):
 
 EscalationStatus = Literal["draft", "ready", "de_escalated", "resolved"]
 EventKind = Literal[
-    "created", "brief_drafted", "followups_scheduled", "update", "severity_changed", "de_escalated", "resolved", "lesson"
+    "created",
+    "brief_drafted",
+    "followups_scheduled",
+    "update",
+    "severity_changed",
+    "de_escalated",
+    "resolved",
+    "lesson",
 ]
 
 

@@ -163,7 +163,12 @@ _SECURITY: frozenset[Signal] = frozenset(
     {"data_exposure", "unauthorized_access", "vulnerability_report", "compliance_concern"}
 )
 _LEADERSHIP: frozenset[Signal] = frozenset(
-    {"executive_involvement_requested", "cross_functional_decision", "policy_exception_needed", "pr_or_legal_risk"}
+    {
+        "executive_involvement_requested",
+        "cross_functional_decision",
+        "policy_exception_needed",
+        "pr_or_legal_risk",
+    }
 )
 PATTERN_CUSTOMERS = 3
 
@@ -172,11 +177,17 @@ def route(signals: list[Signal], *, customers_reporting: int = 1, current_tier: 
     """Decide whether and where to escalate from the case's signals."""
     present = set(signals)
     criteria = [
-        Criterion(group=CRITERIA[s][0], signal=s, reason=CRITERIA[s][1]) for s in SIGNALS if s in CRITERIA and s in present
+        Criterion(group=CRITERIA[s][0], signal=s, reason=CRITERIA[s][1])
+        for s in SIGNALS
+        if s in CRITERIA and s in present
     ]
     if customers_reporting >= 2:
         criteria.append(
-            Criterion(group="impact", signal="multiple_customers", reason=f"{customers_reporting} customers affected")
+            Criterion(
+                group="impact",
+                signal="multiple_customers",
+                reason=f"{customers_reporting} customers affected",
+            )
         )
     if customers_reporting >= PATTERN_CUSTOMERS:
         criteria.append(
@@ -186,7 +197,9 @@ def route(signals: list[Signal], *, customers_reporting: int = 1, current_tier: 
                 reason=f"the same issue reported by {customers_reporting} customers",
             )
         )
-    support = [SupportReason(signal=s, reason=SUPPORT_REASONS[s]) for s in SIGNALS if s in SUPPORT_REASONS and s in present]
+    support = [
+        SupportReason(signal=s, reason=SUPPORT_REASONS[s]) for s in SIGNALS if s in SUPPORT_REASONS and s in present
+    ]
 
     if not criteria:
         decision = (
@@ -196,14 +209,21 @@ def route(signals: list[Signal], *, customers_reporting: int = 1, current_tier: 
         )
         notes = [] if support else ["Escalate only with a reason: report the signals that apply and route again."]
         return RoutingDecision(
-            escalate=False, decision=decision, bypasses_tiers=False, targets=[], criteria=[],
-            handle_in_support=support, notes=notes,
+            escalate=False,
+            decision=decision,
+            bypasses_tiers=False,
+            targets=[],
+            criteria=[],
+            handle_in_support=support,
+            notes=notes,
         )
 
     targets, notes = _targets(present, criteria, customers_reporting, current_tier)
     if support:
         notes.append(
-            "Also true: " + "; ".join(r.reason for r in support) + ". Give it to the customer while the escalation runs."
+            "Also true: "
+            + "; ".join(r.reason for r in support)
+            + ". Give it to the customer while the escalation runs."
         )
     security = any(t.target == "security" for t in targets)
     names = ", ".join(t.target for t in targets)
@@ -244,9 +264,12 @@ def _targets(
         if tier == "l1":
             chosen["l2_support"] = "needs deeper investigation than frontline support"
         else:
-            chosen["leadership"] = "support leadership: " + ", ".join(sorted(groups)) + " criteria with no technical owner"
+            chosen["leadership"] = (
+                "support leadership: " + ", ".join(sorted(groups)) + " criteria with no technical owner"
+            )
     if tier == "l1":
-        via = [t for t in ("engineering", "product") if t in chosen]
+        ladder: tuple[Target, ...] = ("engineering", "product")
+        via: list[Target] = [t for t in ladder if t in chosen]
         for t in via:
             del chosen[t]
         if via:

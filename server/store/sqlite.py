@@ -87,8 +87,12 @@ class SqliteLedger:
         def write(db: sqlite3.Connection) -> None:
             db.execute(
                 "INSERT INTO escalations VALUES (?, ?, ?, ?)",
-                (escalation.id, escalation.created_at.isoformat(), escalation.updated_at.isoformat(),
-                 escalation.model_dump_json()),
+                (
+                    escalation.id,
+                    escalation.created_at.isoformat(),
+                    escalation.updated_at.isoformat(),
+                    escalation.model_dump_json(),
+                ),
             )
             self._event(db, escalation.id, event)
 
@@ -123,7 +127,14 @@ class SqliteLedger:
             db.executemany(
                 "INSERT INTO followups VALUES (?, ?, ?, ?, ?, ?)",
                 [
-                    (f.id, f.escalation_id, f.kind, f.due_at.astimezone(UTC).isoformat(), f.model_dump_json(), f.state)
+                    (
+                        f.id,
+                        f.escalation_id,
+                        f.kind,
+                        f.due_at.astimezone(UTC).isoformat(),
+                        f.model_dump_json(),
+                        f.state,
+                    )
                     for f in followups
                 ],
             )
@@ -141,18 +152,18 @@ class SqliteLedger:
             events = [
                 TimelineEvent.model_validate({"at": at, "kind": kind, "detail": detail})
                 for at, kind, detail in db.execute(
-                    "SELECT at, kind, detail FROM timeline WHERE escalation_id = ? ORDER BY seq", (escalation_id,)
+                    "SELECT at, kind, detail FROM timeline WHERE escalation_id = ? ORDER BY seq",
+                    (escalation_id,),
                 )
             ]
             followups = [
                 Followup.model_validate_json(body)
                 for (body,) in db.execute(
-                    "SELECT body FROM followups WHERE escalation_id = ? ORDER BY due_at, kind", (escalation_id,)
+                    "SELECT body FROM followups WHERE escalation_id = ? ORDER BY due_at, kind",
+                    (escalation_id,),
                 )
             ]
-            return EscalationRecord.model_validate(
-                {**json.loads(row[0]), "timeline": events, "followups": followups}
-            )
+            return EscalationRecord.model_validate({**json.loads(row[0]), "timeline": events, "followups": followups})
 
         return await self._run(read)
 

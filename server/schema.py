@@ -1,0 +1,51 @@
+"""Smaller JSON schemas for tool listings: every byte is paid in the model's context on every turn.
+
+Pydantic's schemas repeat a title per field, spell nullable types as `anyOf` pairs and state
+`default: null`; none of it tells a model anything the field name and type do not.
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+
+def compact(schema: dict[str, Any], *, output: bool = False) -> dict[str, Any]:
+    """`schema` without titles and null defaults, with `anyOf [X, null]` folded into X's type.
+
+    An output schema also loses its defaults, `required` lists and string formats: they
+    constrain what the server sends, which the server already guarantees.
+    """
+    return cast(dict[str, Any], _walk(schema, output=output, in_properties=False))
+
+
+_OUTPUT_ONLY_NOISE = frozenset({"default", "required", "format", "minimum", "maximum", "minLength", "maxLength"})
+
+
+def _walk(node: Any, *, output: bool, in_properties: bool) -> Any:
+    if isinstance(node, list):
+        return [_walk(v, output=output, in_properties=False) for v in cast(list[Any], node)]
+    if not isinstance(node, dict):
+        return node
+    node = cast(dict[str, Any], node)
+    if in_properties:  # keys are field names here, not schema keywords
+        return {k: _walk(v, output=output, in_properties=False) for k, v in node.items()}
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key == "title" and isinstance(value, str):
+            continue
+        if (key == "default" and value is None) or (output and key in _OUTPUT_ONLY_NOISE):
+            continue
+        out[key] = _walk(value, output=output, in_properties=key in ("properties", "$defs"))
+    return _fold_nullable(out)
+
+
+def _fold_nullable(node: dict[str, Any]) -> dict[str, Any]:
+    options = node.get("anyOf")
+    if not isinstance(options, list) or len(cast(list[Any], options)) != 2:
+        return node
+    options = cast(list[dict[str, Any]], options)
+    rest = [o for o in options if o != {"type": "null"}]
+    if len(rest) != 1 or not isinstance(rest[0].get("type"), str):
+        return node
+    folded = {k: v for k, v in node.items() if k != "anyOf"}
+    return {**rest[0], **folded, "type": [rest[0]["type"], "null"]}
