@@ -102,6 +102,12 @@ def match_expression(query: str) -> str | None:
     return " OR ".join(f'"{w}"' for w in dict.fromkeys(words))
 
 
+def _instant(moment: datetime) -> str:
+    """ISO text in UTC, so that comparing the strings compares the instants (naive means UTC)."""
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).isoformat()
+
+
 def _cursor_offset(cursor: str | None) -> int:
     if cursor is None:
         return 0
@@ -144,9 +150,9 @@ class LocalWorkspace:
                 put("deal", d, d.name, customer=d.account_id)
             for t in ws.tickets:
                 text = " ".join([t.subject, t.body, *t.tags, *(c.body for c in t.comments)])
-                put("ticket", t, text, customer=t.customer, at=t.created_at.isoformat())
+                put("ticket", t, text, customer=t.customer, at=_instant(t.created_at))
             for m in ws.messages:
-                put("message", m, f"{m.channel} {m.text}", at=m.posted_at.isoformat())
+                put("message", m, f"{m.channel} {m.text}", at=_instant(m.posted_at))
             for i in ws.issues:
                 put("issue", i, f"{i.id} {i.title} {' '.join(i.labels)}")
             for art in ws.articles:
@@ -225,9 +231,7 @@ class LocalWorkspace:
         limit: int = 10,
         cursor: str | None = None,
     ) -> Page[Ticket]:
-        where, params = _filters(
-            ("r.customer = ? COLLATE NOCASE", customer), ("r.at >= ?", since and since.isoformat())
-        )
+        where, params = _filters(("r.customer = ? COLLATE NOCASE", customer), ("r.at >= ?", since and _instant(since)))
         return await self._run(
             lambda: self._search("ticket", Ticket, query, limit=limit, cursor=cursor, where=where, params=params)
         )
@@ -241,7 +245,7 @@ class LocalWorkspace:
             note = Comment(author="escalation-mcp", body=body, created_at=datetime.now(UTC), public=False)
             updated = ticket.model_copy(update={"comments": [*ticket.comments, note]})
             text = " ".join([updated.subject, updated.body, *updated.tags, *(c.body for c in updated.comments)])
-            self._replace("ticket", updated, text, customer=updated.customer, at=updated.created_at.isoformat())
+            self._replace("ticket", updated, text, customer=updated.customer, at=_instant(updated.created_at))
             return WriteReceipt(id=f"{ticket_id}#note-{len(updated.comments)}", url=ticket.url)
 
         return await self._run(lambda: self._once(f"note:{idempotency_key}", write))
@@ -286,7 +290,7 @@ class LocalWorkspace:
                 text=text,
                 posted_at=datetime.now(UTC),
             )
-            self._replace("message", message, f"{channel} {text}", at=message.posted_at.isoformat())
+            self._replace("message", message, f"{channel} {text}", at=_instant(message.posted_at))
             return WriteReceipt(id=message.id)
 
         return await self._run(lambda: self._once(f"message:{idempotency_key}", write))

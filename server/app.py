@@ -19,7 +19,7 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from jinja2 import Template
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.server.mcpserver.exceptions import ResourceError, ToolError
+from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError
 from mcp.server.mcpserver.tools import Tool
 from mcp.types import Completion, PromptReference, ResourceTemplateReference, ToolAnnotations
 from pydantic import AwareDatetime, BaseModel, Field
@@ -108,15 +108,13 @@ async def _account(state: AppState, customer: str | None) -> Account | None:
     if customer is None or state.connectors.crm is None:
         return None
     try:
-        accounts = await state.connectors.crm.search_accounts(customer, limit=5)
+        return await context.find_account(state.connectors.crm, customer)
     except ConnectorError as exc:
         raise ToolError(
             f"could not look up customer {customer!r} in the CRM ({exc}); retry, or leave customer out"
         ) from exc
-    for account in accounts:
-        if customer.lower() in (account.name.lower(), (account.domain or "").lower()):
-            return account
-    raise ToolError(str(context.UnknownCustomer(customer, [a.name for a in accounts])))
+    except context.UnknownCustomer as exc:
+        raise ToolError(str(exc)) from exc
 
 
 async def _escalation(state: AppState, escalation_id: str) -> Escalation:
@@ -425,7 +423,11 @@ def build_server(
             raise ToolError(str(exc)) from exc
         level = severity or escalation.severity
         plans = cadence.plan(
-            level, start or state.clock(), calendar, count=count, customer_every_hours=customer_update_hours
+            level,
+            (start or state.clock()).replace(microsecond=0),
+            calendar,
+            count=count,
+            customer_every_hours=customer_update_hours,
         )
         followups = [Followup(id=secrets.token_hex(16), escalation_id=escalation.id, **p.model_dump()) for p in plans]
         if level != escalation.severity:
@@ -500,7 +502,9 @@ def build_server(
         try:
             return renderer.source(name)
         except KeyError:
-            raise ResourceError(f"no template {name!r}; available: {', '.join(renderer.template_names())}") from None
+            raise ResourceNotFoundError(
+                f"no template {name!r}; available: {', '.join(renderer.template_names())}"
+            ) from None
 
     @mcp.resource("escalation://escalations/{escalation_id}", name="escalation", mime_type="application/json")
     async def escalation(escalation_id: str, ctx: Context[AppState, Any]) -> str:
@@ -508,7 +512,7 @@ def build_server(
         try:
             record = await app(ctx).ledger.get(escalation_id)
         except NotFound:
-            raise ResourceError(f"no escalation with id {escalation_id!r}") from None
+            raise ResourceNotFoundError(f"no escalation with id {escalation_id!r}") from None
         return record.model_dump_json(indent=2)
 
     @mcp.resource("escalation://connectors", name="connectors", mime_type="application/json")

@@ -64,7 +64,7 @@ def missing_fields(brief: BriefInput) -> list[str]:
     needs: dict[str, str] = dict(COMMON_NEEDS)
     for target in brief.targets:
         needs.update(BRIEF_NEEDS[target])
-    missing: list[str] = Field(default_factory=list[str])
+    missing: list[str] = []
     for field, label in needs.items():
         value: Any = getattr(brief, field)
         if value is None or (isinstance(value, str | list) and not value):

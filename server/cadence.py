@@ -160,4 +160,5 @@ def plan(
                 due = (utc + timedelta(hours=k * cadence.every)).astimezone(calendar.tz)
                 latest = (utc + timedelta(hours=(k - 1) * cadence.every + cadence.window)).astimezone(calendar.tz)
             plans.append(FollowupPlan(kind=kind, due_at=due, latest_at=latest, cadence=cadence.label))
-    return sorted(plans, key=lambda p: (p.due_at, p.kind))
+    # Sort by instant: datetimes sharing a tzinfo compare by wall time, misordering the repeated DST hour.
+    return sorted(plans, key=lambda p: (p.due_at.astimezone(UTC), p.kind))

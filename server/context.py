@@ -9,7 +9,9 @@ closed as fixed match it (a regression), which articles offer a workaround.
 
 from __future__ import annotations
 
+import difflib
 import logging
+import math
 import re
 import time
 from collections.abc import Awaitable, Callable
@@ -19,7 +21,7 @@ from typing import Literal
 import anyio
 from pydantic import BaseModel, Field
 
-from connectors import Category, Connectors
+from connectors import CRM, Category, Connectors
 from connectors.errors import ConnectorError
 from connectors.local import STOPWORDS
 from connectors.models import Account, Article, Deal, Message, Ticket, TrackerIssue
@@ -83,6 +85,28 @@ class UnknownCustomer(LookupError):
         )
 
 
+async def find_account(crm: CRM, customer: str) -> Account:
+    """The account whose name or domain is `customer` (any case); UnknownCustomer naming near misses otherwise."""
+    accounts = await crm.search_accounts(customer, limit=5)
+    for account in accounts:
+        if customer.lower() in (account.name.lower(), (account.domain or "").lower()):
+            return account
+    if not accounts:
+        accounts = await _near_misses(crm, customer)
+    raise UnknownCustomer(customer, [a.name for a in accounts])
+
+
+async def _near_misses(crm: CRM, customer: str, *, limit: int = 5) -> list[Account]:
+    """Accounts sharing a word with `customer`, closest first: a misspelt name matches nothing as a whole."""
+    words = [w for w in dict.fromkeys(re.findall(r"\w+", customer.lower())) if len(w) >= 3 and w not in STOPWORDS]
+    found: dict[str, Account] = {}
+    for word in words[:3]:  # a few lookups, and only on this error path
+        for account in await crm.search_accounts(word, limit=limit):
+            found.setdefault(account.id, account)
+    closeness = {a.id: difflib.SequenceMatcher(None, customer.lower(), a.name.lower()).ratio() for a in found.values()}
+    return sorted(found.values(), key=lambda a: -closeness[a.id])[:limit]
+
+
 _SUFFIXES = ("ations", "ation", "ings", "ing", "ed", "es", "s", "ly")
 
 
@@ -97,13 +121,17 @@ def _stems(text: str) -> set[str]:
     return {_stem(w) for w in re.findall(r"\w+", text.lower()) if len(w) > 1 and w not in STOPWORDS}
 
 
-def relevance(query: str, text: str) -> float:
-    """Share of the query's meaningful words (crudely stemmed) found in `text`, from 0 to 1."""
+def relevant(query: str, text: str) -> bool:
+    """Whether `text` shares enough of the query's meaningful words (crudely stemmed) to be about it.
+
+    Short queries need most of their words; long ones need any three.
+    """
     words = _stems(query)
-    return len(words & _stems(text)) / len(words) if words else 0.0
+    needed = min(3, math.ceil(RELEVANT * len(words)))
+    return bool(words) and len(words & _stems(text)) >= needed
 
 
-RELEVANT = 0.5
+RELEVANT = 0.6
 
 
 class _Collected(BaseModel):
@@ -141,13 +169,13 @@ async def gather(
     async def crm() -> tuple[int, str | None]:
         assert connectors.crm is not None
         assert customer is not None
-        accounts = await connectors.crm.search_accounts(customer, limit=5)
-        exact = [a for a in accounts if customer.lower() in (a.name.lower(), (a.domain or "").lower())]
-        if not exact:
-            unknown_customer.append(UnknownCustomer(customer, [a.name for a in accounts]))
+        try:
+            account = await find_account(connectors.crm, customer)
+        except UnknownCustomer as exc:
+            unknown_customer.append(exc)
             return 0, None
-        got.account = clean_record(exact[0])
-        got.deals = [clean_record(d) for d in await connectors.crm.open_deals(exact[0].id)]
+        got.account = clean_record(account)
+        got.deals = [clean_record(d) for d in await connectors.crm.open_deals(account.id)]
         return 1 + len(got.deals), None
 
     async def chat() -> tuple[int, str | None]:
@@ -241,20 +269,20 @@ async def gather(
 
 
 def _findings(query: str, customer: str | None, got: _Collected) -> Findings:
-    relevant = [t for t in got.tickets if relevance(query, " ".join([t.subject, t.body, *t.tags])) >= RELEVANT]
-    customers = sorted({t.customer for t in relevant if t.customer})
+    matching = [t for t in got.tickets if relevant(query, " ".join([t.subject, t.body, *t.tags]))]
+    customers = sorted({t.customer for t in matching if t.customer})
     name = got.account.name if got.account else customer
-    matching_issues = [i for i in got.issues if relevance(query, f"{i.title} {' '.join(i.labels)}") >= RELEVANT]
+    matching_issues = [i for i in got.issues if relevant(query, f"{i.title} {' '.join(i.labels)}")]
     return Findings(
         distinct_customers=customers,
-        customer_tickets=[t.id for t in relevant if name and t.customer and t.customer.lower() == name.lower()],
+        customer_tickets=[t.id for t in matching if name and t.customer and t.customer.lower() == name.lower()],
         regressions=[i.id for i in matching_issues if i.closed_as_fixed],
         open_issues=[i.id for i in matching_issues if i.resolved_at is None and not i.closed_as_fixed],
         workarounds=[
             a.id
             for a in got.articles
             if a.kind in ("workaround", "how_to", "limitation", "known_issue")
-            and relevance(query, f"{a.title} {a.snippet}") >= RELEVANT
+            and relevant(query, f"{a.title} {a.snippet}")
         ],
     )
 

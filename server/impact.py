@@ -91,6 +91,7 @@ _WORST: dict[str, object] = {
     "depth": "blocked",
     "sla_status": "at_risk",
     "trend": "growing",
+    "customers_affected": 3,
     "workaround": False,
 }
 

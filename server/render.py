@@ -1,0 +1,65 @@
+"""Terminal output for the demo: one panel per step."""
+
+from __future__ import annotations
+
+from rich.console import Console, Group
+from rich.markdown import Markdown
+from rich.panel import Panel
+from rich.table import Table
+
+from server.demo import DemoRun
+
+_STATUS_STYLE = {"ok": "green", "truncated": "yellow", "skipped": "dim", "not_connected": "dim"}
+
+
+def print_run(run: DemoRun, console: Console | None = None) -> None:
+    """Print every step of a demo run."""
+    out = console or Console()
+    out.rule(f"[bold]{run.issue}[/bold]" + (f" · {run.customer}" if run.customer else ""))
+
+    sources = Table("source", "adapter", "status", "found", "ms", "trust", title="2 · Context", title_justify="left")
+    for s in run.context.sources:
+        style = _STATUS_STYLE.get(s.status, "red")
+        sources.add_row(
+            s.category, s.adapter or "-", f"[{style}]{s.status}[/{style}]" + (f" ({s.error})" if s.error else ""),
+            str(s.found), str(s.elapsed_ms or "-"), s.trust,
+        )
+    f = run.context.findings
+    out.print(sources)
+    out.print(
+        f"findings: {len(f.distinct_customers)} customer(s) reporting {f.distinct_customers}; "
+        f"regressions {f.regressions or 'none'}; open issues {f.open_issues or 'none'}; "
+        f"workarounds {f.workarounds or 'none'}"
+    )
+
+    impact = Table("dimension", "rating", "why", title="3 · Impact", title_justify="left")
+    for d in run.impact.dimensions:
+        impact.add_row(d.dimension, d.rating, d.reason)
+    out.print(impact)
+    out.print(
+        f"severity [bold]{run.impact.severity}[/bold] (rule {run.impact.rule}; act {run.impact.respond}): "
+        + "; ".join(run.impact.reasons)
+    )
+    for m in run.impact.missing:
+        out.print(f"  unknown {m.field}: would make it {m.would_change}")
+
+    routing = Table("group", "criterion", title="4 · Target", title_justify="left")
+    for c in run.routing.criteria:
+        routing.add_row(c.group, c.reason)
+    for r in run.routing.handle_in_support:
+        routing.add_row("support", r.reason)
+    out.print(routing)
+    out.print(f"[bold]{run.routing.decision}[/bold]")
+    for t in run.routing.targets:
+        out.print(f"  {t.target}: {t.why}; the brief needs {', '.join(t.brief_needs)}")
+    for note in run.routing.notes:
+        out.print(f"  note: {note}")
+
+    if run.brief is not None:
+        title = f"6 · Brief ({run.brief.status}, escalation {run.brief.escalation_id})"
+        out.print(Panel(Markdown(run.brief.markdown), title=title, title_align="left"))
+    if run.schedule is not None:
+        followups = Table("kind", "due", "latest", "cadence", title="7 · Follow-ups", title_justify="left")
+        for item in run.schedule.followups:
+            followups.add_row(item.kind, f"{item.due_at:%a %Y-%m-%d %H:%M %Z}", f"{item.latest_at:%H:%M}", item.cadence)
+        out.print(Group(followups, f"time zone {run.schedule.timezone}, holidays {run.schedule.country or 'none'}"))
