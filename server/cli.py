@@ -86,7 +86,7 @@ def demo(
     _logging(settings)
     try:
         run = anyio.run(lambda: scripted.run(issue, customer, language=language))
-    except RuntimeError as exc:
+    except scripted.DemoError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
     if as_json:

@@ -41,6 +41,10 @@ _RULES: tuple[tuple[str, tuple[Signal, ...]], ...] = (
 _BLOCKING = r"loop|cannot|can't|blocked|nobody|no one|down|not renew|blocker|on hold|fails? 100%"
 
 
+class DemoError(Exception):
+    """A step of the demo was refused; the message is the server's."""
+
+
 class DemoRun(BaseModel):
     issue: str
     customer: str | None
@@ -91,7 +95,7 @@ async def _call(client: Client, tool: str, arguments: dict[str, Any]) -> dict[st
     result = await client.call_tool(tool, arguments)
     if result.is_error:
         text = result.content[0].text if result.content and result.content[0].type == "text" else "unknown error"
-        raise RuntimeError(f"{tool} failed: {text}")
+        raise DemoError(f"{tool} failed: {text}")
     assert result.structured_content is not None
     return result.structured_content
 
@@ -108,8 +112,14 @@ async def run(
     with tempfile.TemporaryDirectory(prefix="escalation-demo-") as scratch:
         settings = settings or Settings(ledger_path=Path(scratch) / "ledger.db")
         server = build_server(settings, clock=clock) if clock else build_server(settings)
+        failure: DemoError | None = None
         async with Client(server) as client:
-            return await _steps(client, issue, customer, language)
+            try:
+                return await _steps(client, issue, customer, language)
+            except DemoError as exc:
+                failure = exc  # raised outside the client's task group, so it is not wrapped in a group
+        assert failure is not None
+        raise failure
 
 
 async def _steps(client: Client, issue: str, customer: str | None, language: Language) -> DemoRun:
@@ -153,8 +163,15 @@ async def _steps(client: Client, issue: str, customer: str | None, language: Lan
     )
     if not routing.escalate:
         return DemoRun(
-            issue=issue, customer=customer, language=language, context=gathered, signals=list(signals),
-            impact=impact, routing=routing, brief=None, schedule=None,
+            issue=issue,
+            customer=customer,
+            language=language,
+            context=gathered,
+            signals=list(signals),
+            impact=impact,
+            routing=routing,
+            brief=None,
+            schedule=None,
         )
 
     # steps 5 and 6: what the context supports; the completeness check names the rest
@@ -196,8 +213,15 @@ async def _steps(client: Client, issue: str, customer: str | None, language: Lan
         await _call(client, "schedule_followup", {"escalation_id": brief.escalation_id, "count": 2})
     )
     return DemoRun(
-        issue=issue, customer=customer, language=language, context=gathered, signals=list(signals),
-        impact=impact, routing=routing, brief=brief, schedule=schedule,
+        issue=issue,
+        customer=customer,
+        language=language,
+        context=gathered,
+        signals=list(signals),
+        impact=impact,
+        routing=routing,
+        brief=brief,
+        schedule=schedule,
     )
 
 

@@ -21,8 +21,12 @@ def print_run(run: DemoRun, console: Console | None = None) -> None:
     for s in run.context.sources:
         style = _STATUS_STYLE.get(s.status, "red")
         sources.add_row(
-            s.category, s.adapter or "-", f"[{style}]{s.status}[/{style}]" + (f" ({s.error})" if s.error else ""),
-            str(s.found), str(s.elapsed_ms or "-"), s.trust,
+            s.category,
+            s.adapter or "-",
+            f"[{style}]{s.status}[/{style}]" + (f" ({s.error})" if s.error else ""),
+            str(s.found),
+            str(s.elapsed_ms or "-"),
+            s.trust,
         )
     f = run.context.findings
     out.print(sources)
