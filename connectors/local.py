@@ -254,12 +254,13 @@ class LocalWorkspace:
 
     async def search_accounts(self, query: str, *, limit: int = 10) -> list[Account]:
         def find() -> list[Account]:
-            needle = query.strip().lower()
+            exact = query.strip().lower()
+            needle = exact.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")  # LIKE-escaped
             rows: list[tuple[str]] = self._db.execute(
                 "SELECT body FROM records WHERE kind = 'account' "
-                "AND (lower(customer) LIKE ? OR lower(json_extract(body, '$.domain')) LIKE ?) "
-                "ORDER BY lower(customer) != ?, lower(customer) NOT LIKE ?, customer LIMIT ?",
-                (f"%{needle}%", f"%{needle}%", needle, f"{needle}%", limit),
+                "AND (lower(customer) LIKE ? ESCAPE '\\' OR lower(json_extract(body, '$.domain')) LIKE ? ESCAPE '\\') "
+                "ORDER BY lower(customer) != ?, lower(customer) NOT LIKE ? ESCAPE '\\', customer LIMIT ?",
+                (f"%{needle}%", f"%{needle}%", exact, f"{needle}%", limit),
             ).fetchall()
             return [Account.model_validate_json(r[0]) for r in rows]
 

@@ -2,7 +2,8 @@
 
 Adapters map vendor JSON into these models at the boundary; nothing above the
 adapters ever sees a vendor payload. Text written by outsiders (ticket bodies,
-comments, chat messages) is sanitized by the adapter layer before it lands here.
+comments, chat messages) arrives here as written: `server.context` cleans it of
+hidden characters and marks it untrusted before anything reaches the assistant.
 """
 
 from __future__ import annotations

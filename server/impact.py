@@ -68,7 +68,9 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "high",
         "major_functionality_broken",
-        lambda i: "customers are blocked with no workaround" if i.depth == "blocked" and not i.workaround else None,
+        lambda i: (
+            "customers are blocked and no workaround is known" if i.depth == "blocked" and not i.workaround else None
+        ),
     ),
     Rule(
         "high",

@@ -1,0 +1,221 @@
+"""The embedded workspace: every port on SQLite, searched, paged and written idempotently."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from connectors import CRM, Chat, KnowledgeBase, SupportPlatform, Tracker
+from connectors.errors import NotFoundError
+from connectors.local import LocalWorkspace
+from connectors.models import Account, Ticket
+from connectors.workspace import Workspace, load_workspace
+
+ANCHOR = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)  # the demo's anchor
+ACME_TICKETS = ["4821", "4818", "4812", "4777"]  # newest first
+
+
+@pytest.fixture
+def workspace() -> LocalWorkspace:
+    return LocalWorkspace.open(now=ANCHOR)
+
+
+def test_the_local_workspace_serves_every_port(workspace: LocalWorkspace):
+    for port in (SupportPlatform, CRM, Chat, Tracker, KnowledgeBase):
+        assert isinstance(workspace, port)
+
+
+async def test_tickets_can_be_limited_to_one_customer_in_any_case(workspace: LocalWorkspace):
+    page = await workspace.search_tickets("", customer="ACME corp", limit=50)
+
+    assert [t.id for t in page.items] == ACME_TICKETS
+    assert page.next_cursor is None
+
+
+async def test_tickets_can_be_limited_to_those_created_since_a_moment(workspace: LocalWorkspace):
+    since = datetime(2026, 11, 19, 12, 0, tzinfo=UTC)
+
+    page = await workspace.search_tickets("", since=since, limit=50)
+
+    assert [t.id for t in page.items] == ["4824", "4822", "4821", "4820", "4819"]
+    assert all(t.created_at >= since for t in page.items)
+
+
+@pytest.mark.parametrize("zone", ["Asia/Seoul", "America/Los_Angeles"])
+async def test_since_means_the_same_instant_whatever_its_utc_offset(workspace: LocalWorkspace, zone: str):
+    since = datetime(2026, 11, 19, 12, 0, tzinfo=UTC)
+
+    in_utc = await workspace.search_tickets("", since=since, limit=50)
+    elsewhere = await workspace.search_tickets("", since=since.astimezone(ZoneInfo(zone)), limit=50)
+
+    assert [t.id for t in elsewhere.items] == [t.id for t in in_utc.items]
+
+
+async def test_customer_since_and_text_combine(workspace: LocalWorkspace):
+    page = await workspace.search_tickets(
+        "orders 500", customer="Acme Corp", since=datetime(2026, 11, 19, tzinfo=UTC), limit=50
+    )
+
+    assert [t.id for t in page.items] == ["4818"]
+
+
+async def test_a_search_pages_through_every_match_with_cursors(workspace: LocalWorkspace):
+    everything = await workspace.search_tickets("export", limit=50)
+    seen: list[Ticket] = []
+    cursors: list[str | None] = []
+    cursor: str | None = None
+    for _ in range(10):  # bounded: the five matches take three pages
+        page = await workspace.search_tickets("export", limit=2, cursor=cursor)
+        seen.extend(page.items)
+        cursor = page.next_cursor
+        cursors.append(cursor)
+        if cursor is None:
+            break
+
+    assert cursors == ["2", "4", None]
+    assert [t.id for t in seen] == [t.id for t in everything.items]
+    assert len(everything.items) == 5
+
+
+async def test_every_search_pages_the_same_way(workspace: LocalWorkspace):
+    messages = await workspace.search_messages("export", limit=1)
+    issues = await workspace.search_issues("export", limit=1)
+    articles = await workspace.search_articles("export", limit=1)
+
+    assert [p.next_cursor for p in (messages, issues, articles)] == ["1", "1", "1"]
+    assert [p.truncated for p in (messages, issues, articles)] == [True, True, True]
+
+
+@pytest.mark.parametrize("cursor", ["abc", "-1", "2.5"])
+async def test_a_cursor_this_workspace_did_not_issue_is_a_value_error(workspace: LocalWorkspace, cursor: str):
+    with pytest.raises(ValueError, match="was not issued by this workspace"):
+        await workspace.search_tickets("export", cursor=cursor)
+
+
+async def test_get_ticket_returns_the_ticket_with_its_comments(workspace: LocalWorkspace):
+    ticket = await workspace.get_ticket("4812")
+
+    assert (ticket.customer, ticket.created_at) == ("Acme Corp", datetime(2026, 11, 18, 19, 5, tzinfo=UTC))
+    assert ticket.comments
+
+
+async def test_get_ticket_for_an_unknown_id_is_not_found(workspace: LocalWorkspace):
+    with pytest.raises(NotFoundError, match="no ticket with id '9999'") as caught:
+        await workspace.get_ticket("9999")
+
+    assert caught.value.source == "local"
+
+
+@pytest.mark.parametrize(
+    ("query", "names"),
+    [
+        ("Globex", ["Globex"]),
+        ("hooli.example", ["Hooli"]),
+        ("UMBRELLA", ["Umbrella Health"]),
+        ("st", ["Stark Logistics"]),
+        ("nobody", []),
+    ],
+)
+async def test_accounts_are_found_by_name_or_domain(workspace: LocalWorkspace, query: str, names: list[str]):
+    assert [a.name for a in await workspace.search_accounts(query)] == names
+
+
+async def test_an_exact_name_comes_before_a_prefix_which_comes_before_a_substring(tmp_path: Path):
+    file = tmp_path / "workspace.json"
+    accounts = [
+        Account(id="a3", name="Big Acme", domain="bigacme.example"),
+        Account(id="a2", name="Acme Corp", domain="acmecorp.example"),
+        Account(id="a1", name="Acme", domain="acme.example"),
+    ]
+    file.write_text(Workspace(accounts=accounts).model_dump_json(), "utf-8")
+    workspace = LocalWorkspace.open(file)
+
+    assert [a.name for a in await workspace.search_accounts("acme")] == ["Acme", "Acme Corp", "Big Acme"]
+    assert [a.name for a in await workspace.search_accounts("acme", limit=1)] == ["Acme"]
+
+
+async def test_open_deals_leave_out_closed_stages(workspace: LocalWorkspace):
+    assert [d.id for d in await workspace.open_deals("acc_acme")] == ["deal_acme_expansion"]
+    assert await workspace.open_deals("acc_globex") == []  # closed_won only
+    assert await workspace.open_deals("acc_initech") == []
+
+
+async def test_an_internal_note_written_twice_with_one_key_lands_once(workspace: LocalWorkspace):
+    before = len((await workspace.get_ticket("4812")).comments)
+
+    first = await workspace.add_internal_note("4812", "Escalated to engineering", idempotency_key="k1")
+    again = await workspace.add_internal_note("4812", "Escalated to engineering", idempotency_key="k1")
+
+    comments = (await workspace.get_ticket("4812")).comments
+    assert len(comments) == before + 1
+    assert (comments[-1].body, comments[-1].public) == ("Escalated to engineering", False)
+    assert (first.duplicate, again.duplicate) == (False, True)
+    assert again.id == first.id
+
+
+async def test_a_note_on_an_unknown_ticket_is_not_found(workspace: LocalWorkspace):
+    with pytest.raises(NotFoundError):
+        await workspace.add_internal_note("9999", "hello", idempotency_key="k-missing")
+
+
+async def test_a_chat_message_posted_twice_with_one_key_lands_once(workspace: LocalWorkspace):
+    first = await workspace.post_message("#eng-data", "zyzzyva escalation", idempotency_key="m1")
+    again = await workspace.post_message("#eng-data", "zyzzyva escalation", idempotency_key="m1")
+
+    found = await workspace.search_messages("zyzzyva")
+    assert [m.id for m in found.items] == [first.id]
+    assert (first.duplicate, again.duplicate, again.id) == (False, True, first.id)
+
+
+async def test_a_tracker_issue_created_twice_with_one_key_lands_once(workspace: LocalWorkspace):
+    first = await workspace.create_issue("Zyzzyva export bug", "details", labels=["export"], idempotency_key="i1")
+    again = await workspace.create_issue("Zyzzyva export bug", "details", labels=["export"], idempotency_key="i1")
+
+    found = await workspace.search_issues("zyzzyva")
+    assert [i.id for i in found.items] == [first.id]
+    assert (first.duplicate, again.duplicate, again.id) == (False, True, first.id)
+    assert found.items[0].status == "Open"
+
+
+async def test_different_keys_write_twice(workspace: LocalWorkspace):
+    first = await workspace.post_message("#eng-data", "zyzzyva", idempotency_key="a")
+    second = await workspace.post_message("#eng-data", "zyzzyva", idempotency_key="b")
+
+    assert first.id != second.id
+    assert not second.duplicate
+    assert len((await workspace.search_messages("zyzzyva")).items) == 2
+
+
+async def test_one_key_used_by_different_kinds_of_write_does_not_collide(workspace: LocalWorkspace):
+    message = await workspace.post_message("#eng-data", "zyzzyva", idempotency_key="shared")
+    issue = await workspace.create_issue("Zyzzyva", "body", labels=[], idempotency_key="shared")
+
+    assert (message.duplicate, issue.duplicate) == (False, False)
+
+
+async def test_the_demo_is_shifted_so_its_anchor_lands_on_now(workspace: LocalWorkspace):
+    shift = timedelta(days=10, hours=3)
+
+    shifted = LocalWorkspace.open(now=ANCHOR + shift)
+
+    original, moved = await workspace.get_ticket("4812"), await shifted.get_ticket("4812")
+    assert moved.created_at == datetime(2026, 11, 18, 19, 5, tzinfo=UTC) + shift
+    assert [c.created_at for c in moved.comments] == [c.created_at + shift for c in original.comments]
+    [acme] = await shifted.search_accounts("Acme Corp")
+    assert acme.renewal_date == date(2027, 2, 3) + timedelta(days=10)  # dates move by whole days
+
+
+def test_a_workspace_without_an_anchor_is_not_shifted():
+    workspace = Workspace(tickets=[Ticket(id="1", subject="s", body="b", status="open", created_at=ANCHOR)])
+
+    assert workspace.shifted_to(ANCHOR + timedelta(days=300)) is workspace
+
+
+def test_the_shifted_demo_has_no_anchor_left():
+    demo = load_workspace(None)
+
+    assert demo.anchor == ANCHOR
+    assert demo.shifted_to(ANCHOR + timedelta(days=1)).anchor is None

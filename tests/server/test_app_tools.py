@@ -1,0 +1,565 @@
+"""The six tools through the in-memory client, on both protocol versions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from inline_snapshot import snapshot
+
+from tests.server.surface import ENGINEERING_BRIEF, HEX_ID, TOOLS, Connect, without_ids
+
+pytest_plugins = ["tests.server.surface"]
+
+ISSUE = "API returning 500 errors intermittently"
+HINTS = {"read_only_hint", "destructive_hint", "idempotent_hint", "open_world_hint"}
+
+
+async def test_the_client_speaks_the_protocol_version_named_in_the_test_id(
+    connect: Connect, protocol_mode: str
+) -> None:
+    async with connect() as surface:
+        version = surface.client.protocol_version
+
+    assert version == {"auto": "2026-07-28", "legacy": "2025-11-25"}[protocol_mode]
+
+
+# tools/list
+
+
+async def test_tools_list_offers_exactly_six_tools_with_every_hint_set_explicitly(connect: Connect) -> None:
+    async with connect() as surface:
+        listed = (await surface.client.list_tools()).tools
+
+    hints = {t.name: t.annotations.model_dump(include=HINTS) if t.annotations else None for t in listed}
+    assert [t.name for t in listed] == list(TOOLS)
+    assert hints == snapshot(
+        {
+            "gather_context": {
+                "read_only_hint": True,
+                "destructive_hint": False,
+                "idempotent_hint": True,
+                "open_world_hint": True,
+            },
+            "assess_impact": {
+                "read_only_hint": True,
+                "destructive_hint": False,
+                "idempotent_hint": True,
+                "open_world_hint": True,
+            },
+            "pick_tier": {
+                "read_only_hint": True,
+                "destructive_hint": False,
+                "idempotent_hint": True,
+                "open_world_hint": True,
+            },
+            "draft_brief": {
+                "read_only_hint": False,
+                "destructive_hint": False,
+                "idempotent_hint": False,
+                "open_world_hint": False,
+            },
+            "schedule_followup": {
+                "read_only_hint": False,
+                "destructive_hint": False,
+                "idempotent_hint": False,
+                "open_world_hint": False,
+            },
+            "record_update": {
+                "read_only_hint": False,
+                "destructive_hint": False,
+                "idempotent_hint": False,
+                "open_world_hint": False,
+            },
+        }
+    )
+
+
+async def test_every_tool_schema_lists_its_parameters_but_not_the_context(connect: Connect) -> None:
+    async with connect() as surface:
+        listed = (await surface.client.list_tools()).tools
+
+    inputs = {t.name: (list(t.input_schema["properties"]), t.input_schema.get("required", [])) for t in listed}
+    assert inputs == snapshot(
+        {
+            "gather_context": (["issue", "customer", "since_days", "limit", "cursors"], ["issue"]),
+            "assess_impact": (
+                [
+                    "customer",
+                    "customers_affected",
+                    "trend",
+                    "depth",
+                    "started_at",
+                    "arr_at_risk",
+                    "pending_deals",
+                    "high_value_customers",
+                    "reference_customer",
+                    "public_exposure",
+                    "sla_status",
+                    "contractual_obligation",
+                    "production_down",
+                    "data_loss",
+                    "security_breach",
+                    "workaround",
+                ],
+                [],
+            ),
+            "pick_tier": (["signals", "customers_reporting", "current_tier", "customer"], ["signals"]),
+            "draft_brief": (
+                [
+                    "summary",
+                    "targets",
+                    "severity",
+                    "language",
+                    "escalation_id",
+                    "customer",
+                    "reported_by",
+                    "customers_affected",
+                    "workflow_impact",
+                    "revenue_at_risk",
+                    "time_in_queue",
+                    "sla_status",
+                    "description",
+                    "tried",
+                    "repro_steps",
+                    "expected",
+                    "actual",
+                    "environment",
+                    "frequency",
+                    "ruled_out",
+                    "evidence",
+                    "use_case",
+                    "request_frequency",
+                    "competitive_pressure",
+                    "observed",
+                    "potentially_affected",
+                    "containment",
+                    "urgency",
+                    "last_customer_update",
+                    "customer_expectation",
+                    "escalation_risk",
+                    "needed",
+                    "deadline",
+                    "links",
+                ],
+                ["summary", "targets", "severity"],
+            ),
+            "schedule_followup": (
+                ["escalation_id", "severity", "timezone", "country", "start", "count", "customer_update_hours"],
+                ["escalation_id"],
+            ),
+            "record_update": (["escalation_id", "kind", "note"], ["escalation_id", "kind", "note"]),
+        }
+    )
+
+
+async def test_every_tool_has_an_output_schema_and_a_short_first_description_line(connect: Connect) -> None:
+    async with connect() as surface:
+        listed = (await surface.client.list_tools()).tools
+
+    outputs = {t.name: list((t.output_schema or {}).get("properties", {})) for t in listed}
+    long_lines = {t.name: line for t in listed if len(line := (t.description or "").splitlines()[0]) > 110}
+    assert outputs == snapshot(
+        {
+            "gather_context": [
+                "notice",
+                "sources",
+                "findings",
+                "account",
+                "deals",
+                "tickets",
+                "messages",
+                "issues",
+                "articles",
+            ],
+            "assess_impact": ["severity", "rule", "reasons", "respond", "dimensions", "summary", "missing"],
+            "pick_tier": [
+                "escalate",
+                "decision",
+                "bypasses_tiers",
+                "targets",
+                "criteria",
+                "handle_in_support",
+                "notes",
+            ],
+            "draft_brief": ["escalation_id", "status", "missing", "markdown"],
+            "schedule_followup": ["escalation_id", "severity", "timezone", "country", "followups"],
+            "record_update": ["escalation_id", "status", "severity", "cancelled_followups"],
+        }
+    )
+    assert long_lines == {}
+
+
+# gather_context
+
+
+async def test_gather_context_asks_all_five_sources_and_finds_the_customer_and_their_tickets(connect: Connect) -> None:
+    async with connect() as surface:
+        report = await surface.call("gather_context", {"issue": ISSUE, "customer": "Acme Corp"})
+
+    sources = [{k: s[k] for k in ("category", "adapter", "status", "trust", "found")} for s in report["sources"]]
+    assert sources == snapshot(
+        [
+            {"category": "support", "adapter": "local", "status": "truncated", "trust": "untrusted", "found": 5},
+            {"category": "crm", "adapter": "local", "status": "ok", "trust": "internal", "found": 2},
+            {"category": "chat", "adapter": "local", "status": "truncated", "trust": "untrusted", "found": 5},
+            {"category": "tracker", "adapter": "local", "status": "ok", "trust": "internal", "found": 2},
+            {"category": "knowledge", "adapter": "local", "status": "ok", "trust": "internal", "found": 5},
+        ]
+    )
+    assert (report["account"]["name"], report["account"]["arr"]) == ("Acme Corp", 240000.0)
+    assert report["findings"] == snapshot(
+        {
+            "distinct_customers": ["Acme Corp"],
+            "customer_tickets": ["4812", "4818"],
+            "regressions": [],
+            "open_issues": ["ENG-2398"],
+            "workarounds": [],
+        }
+    )
+
+
+async def test_gather_context_reports_progress_once_per_source(connect: Connect) -> None:
+    updates: list[tuple[float, float | None, str | None]] = []
+
+    async def progress(progress: float, total: float | None, message: str | None) -> None:
+        updates.append((progress, total, message))
+
+    async with connect() as surface:
+        result = await surface.client.call_tool(
+            "gather_context", {"issue": ISSUE, "customer": "Acme Corp"}, progress_callback=progress
+        )
+
+    assert not result.is_error
+    assert [(done, total) for done, total, _ in updates] == [(1, 5), (2, 5), (3, 5), (4, 5), (5, 5)]
+    assert sorted((m or "").split(":")[0] for _, _, m in updates) == ["chat", "crm", "knowledge", "support", "tracker"]
+
+
+async def test_gather_context_with_a_misspelt_customer_suggests_the_account(connect: Connect) -> None:
+    async with connect() as surface:
+        message = await surface.fail("gather_context", {"issue": ISSUE, "customer": "Acme Crop"})
+
+    assert message == snapshot(
+        "Error executing tool gather_context: No CRM account matches customer 'Acme Crop'. "
+        "Did you mean: Acme Corp? Pass the account name or domain as the CRM has it, or leave customer out."
+    )
+
+
+async def test_gather_context_refuses_a_limit_out_of_range(connect: Connect) -> None:
+    async with connect() as surface:
+        too_few = await surface.fail("gather_context", {"issue": ISSUE, "limit": 0})
+        too_many = await surface.fail("gather_context", {"issue": ISSUE, "limit": 51})
+
+    assert "limit\n  Input should be greater than or equal to 1" in too_few
+    assert "limit\n  Input should be less than or equal to 50" in too_many
+
+
+# assess_impact
+
+
+async def test_assess_impact_fills_revenue_and_reference_from_the_crm(connect: Connect) -> None:
+    async with connect() as surface:
+        assessment = await surface.call("assess_impact", {"customer": "Acme Corp", "production_down": True})
+
+    assert (assessment["severity"], assessment["rule"]) == ("critical", "production_down")
+    assert assessment["summary"] == snapshot("$240,000 ARR at risk plus $90,000 in pending deals; reference customer")
+    assert assessment["dimensions"] == snapshot(
+        [
+            {"dimension": "breadth", "rating": "unknown", "reason": "number of customers affected unknown"},
+            {"dimension": "depth", "rating": "unknown", "reason": "blocked or inconvenienced unknown"},
+            {"dimension": "duration", "rating": "unknown", "reason": "start time unknown"},
+            {
+                "dimension": "revenue",
+                "rating": "severe",
+                "reason": "$240,000 ARR at risk plus $90,000 in pending deals",
+            },
+            {"dimension": "reputation", "rating": "significant", "reason": "reference customer"},
+            {"dimension": "contractual", "rating": "unknown", "reason": "SLA status unknown"},
+        ]
+    )
+
+
+async def test_assess_impact_refuses_a_negative_arr_at_risk(connect: Connect) -> None:
+    async with connect() as surface:
+        message = await surface.fail("assess_impact", {"arr_at_risk": -1})
+
+    assert "arr_at_risk\n  Input should be greater than or equal to 0" in message
+
+
+async def test_assess_impact_refuses_a_start_that_is_not_a_timestamp(connect: Connect) -> None:
+    async with connect() as surface:
+        message = await surface.fail("assess_impact", {"started_at": "yesterday"})
+
+    assert "started_at\n  Input should be a valid datetime" in message
+
+
+async def test_assess_impact_refuses_a_start_without_utc_offset(connect: Connect) -> None:
+    async with connect() as surface:
+        message = await surface.fail("assess_impact", {"started_at": "2026-11-20T10:00:00"})
+
+    assert "started_at\n  Input should have timezone info" in message
+
+
+# pick_tier
+
+
+async def test_pick_tier_sends_a_security_signal_straight_to_security_even_from_l1(connect: Connect) -> None:
+    async with connect() as surface:
+        decision = await surface.call("pick_tier", {"signals": ["data_exposure"], "current_tier": "l1"})
+
+    assert (decision["escalate"], decision["bypasses_tiers"]) == (True, True)
+    assert [t["target"] for t in decision["targets"]] == ["security"]
+
+
+async def test_pick_tier_sends_churn_and_a_feature_gap_of_a_high_value_customer_to_product_and_leadership(
+    connect: Connect,
+) -> None:
+    async with connect() as surface:
+        decision = await surface.call(
+            "pick_tier", {"signals": ["churn_threat", "feature_gap"], "customer": "Umbrella Health"}
+        )
+
+    assert decision == snapshot(
+        {
+            "escalate": True,
+            "decision": "Escalate to product, leadership",
+            "bypasses_tiers": False,
+            "targets": [
+                {
+                    "target": "product",
+                    "why": "a missing feature is causing customer pain",
+                    "brief_needs": ["customer use case", "business impact", "how often it is asked for"],
+                },
+                {
+                    "target": "leadership",
+                    "why": "the customer threatens to churn",
+                    "brief_needs": [
+                        "business context",
+                        "revenue at risk",
+                        "what was tried",
+                        "decision or action needed",
+                        "deadline",
+                    ],
+                },
+            ],
+            "criteria": [
+                {
+                    "group": "business",
+                    "signal": "high_value_customer_at_risk",
+                    "reason": "a high-value customer is at risk",
+                },
+                {"group": "business", "signal": "churn_threat", "reason": "the customer threatens to churn"},
+                {"group": "product", "signal": "feature_gap", "reason": "a missing feature is causing customer pain"},
+            ],
+            "handle_in_support": [],
+            "notes": [],
+        }
+    )
+
+
+async def test_pick_tier_refuses_an_unknown_signal(connect: Connect) -> None:
+    async with connect() as surface:
+        message = await surface.fail("pick_tier", {"signals": ["customer_is_angry"]})
+
+    assert "signals.0\n  Input should be 'bug_confirmed'," in message
+
+
+# draft_brief
+
+
+async def test_draft_brief_with_everything_engineering_needs_is_ready(connect: Connect) -> None:
+    async with connect() as surface:
+        brief = await surface.call("draft_brief", ENGINEERING_BRIEF)
+
+    assert HEX_ID.match(brief["escalation_id"])
+    assert (brief["status"], brief["missing"]) == ("ready", [])
+    assert "DRAFT" not in brief["markdown"]
+    assert brief["markdown"].startswith("## ESCALATION: Intermittent HTTP 500 on POST /v2/orders\n")
+
+
+async def test_draft_brief_lacking_fields_is_stored_as_a_draft_listing_them(connect: Connect) -> None:
+    incomplete = {k: v for k, v in ENGINEERING_BRIEF.items() if k not in ("repro_steps", "deadline")}
+
+    async with connect() as surface:
+        brief = await surface.call("draft_brief", incomplete)
+        stored = await surface.escalation(brief["escalation_id"])
+
+    assert (brief["status"], brief["missing"]) == snapshot(
+        ("draft", ["deadline (deadline)", "repro_steps (reproduction steps)"])
+    )
+    assert (stored["status"], stored["missing"]) == (brief["status"], brief["missing"])
+    assert brief["markdown"].startswith("> **DRAFT: not ready to send.** Missing: deadline (deadline), ")
+
+
+async def test_draft_brief_renders_korean_and_japanese_headings(connect: Connect) -> None:
+    async with connect() as surface:
+        korean = await surface.call("draft_brief", {**ENGINEERING_BRIEF, "language": "ko"})
+        japanese = await surface.call("draft_brief", {**ENGINEERING_BRIEF, "language": "ja"})
+
+    def headings(markdown: str) -> list[str]:
+        return [line for line in markdown.splitlines() if line.startswith("#")]
+
+    assert headings(korean["markdown"]) == snapshot(
+        [
+            "## 에스컬레이션: Intermittent HTTP 500 on POST /v2/orders",
+            "### 영향도",
+            "### 이슈 설명",
+            "### 시도된 조치",
+            "### 재현 단계",
+            "### 증거",
+            "### 고객 커뮤니케이션",
+            "### 필요 사항",
+            "### 참고 자료",
+        ]
+    )
+    assert headings(japanese["markdown"]) == snapshot(
+        [
+            "## エスカレーション: Intermittent HTTP 500 on POST /v2/orders",
+            "### インパクト",
+            "### 問題の説明",
+            "### これまでに試みた対応",
+            "### 再現手順",
+            "### エビデンス",
+            "### 顧客とのコミュニケーション",
+            "### 必要な対応",
+            "### 補足情報",
+        ]
+    )
+
+
+async def test_draft_brief_in_an_unknown_language_fails_and_stores_nothing(connect: Connect) -> None:
+    async with connect() as surface:
+        existing = await surface.new_escalation()
+        before = await surface.escalation(existing)
+        revision = await surface.fail("draft_brief", {**ENGINEERING_BRIEF, "language": "fr", "escalation_id": existing})
+        creation = await surface.fail("draft_brief", {**ENGINEERING_BRIEF, "language": "fr"})
+        after = await surface.escalation(existing)
+
+    assert "language\n  Input should be 'en', 'ko' or 'ja'" in revision
+    assert "language\n  Input should be 'en', 'ko' or 'ja'" in creation
+    assert after == before
+    assert surface.escalation_rows() == 1
+
+
+async def test_revising_a_brief_keeps_its_id_and_records_the_severity_change(connect: Connect) -> None:
+    async with connect() as surface:
+        escalation_id = await surface.new_escalation(severity="high")
+        revised = await surface.call(
+            "draft_brief", {**ENGINEERING_BRIEF, "severity": "critical", "escalation_id": escalation_id}
+        )
+        stored = await surface.escalation(escalation_id)
+
+    assert revised["escalation_id"] == escalation_id
+    assert stored["severity"] == "critical"
+    assert [(e["kind"], e["detail"]) for e in stored["timeline"]] == snapshot(
+        [
+            ("created", "brief ready for engineering (high)"),
+            ("brief_drafted", "brief ready for engineering (critical)"),
+            ("severity_changed", "high -> critical"),
+        ]
+    )
+    assert surface.escalation_rows() == 1
+
+
+async def test_draft_brief_refuses_to_revise_an_unknown_escalation(connect: Connect) -> None:
+    async with connect() as surface:
+        message = await surface.fail("draft_brief", {**ENGINEERING_BRIEF, "escalation_id": "0" * 32})
+
+    assert message == snapshot(
+        "Error executing tool draft_brief: no escalation with id '00000000000000000000000000000000'; "
+        "use the escalation_id draft_brief returned"
+    )
+    assert surface.escalation_rows() == 0
+
+
+# schedule_followup
+
+THANKSGIVING_EVE = "2026-11-25T20:00:00Z"  # Wednesday 15:00 in New York
+
+
+async def test_medium_customer_followups_skip_thanksgiving_in_the_customers_zone(connect: Connect) -> None:
+    async with connect() as surface:
+        escalation_id = await surface.new_escalation(severity="medium")
+        schedule = await surface.call("schedule_followup", {"escalation_id": escalation_id, "start": THANKSGIVING_EVE})
+
+    customer = [(f["due_at"], f["latest_at"]) for f in schedule["followups"] if f["kind"] == "customer"]
+    assert (schedule["severity"], schedule["timezone"], schedule["country"]) == ("medium", "America/New_York", "US")
+    assert customer[0] == ("2026-11-27T15:00:00-05:00", "2026-11-30T15:00:00-05:00")
+
+
+async def test_critical_internal_followups_come_every_two_hours(connect: Connect) -> None:
+    async with connect() as surface:
+        escalation_id = await surface.new_escalation(severity="critical")
+        schedule = await surface.call("schedule_followup", {"escalation_id": escalation_id, "start": THANKSGIVING_EVE})
+
+    internal = [(f["due_at"], f["cadence"]) for f in schedule["followups"] if f["kind"] == "internal"]
+    assert internal == snapshot(
+        [
+            ("2026-11-25T17:00:00-05:00", "every 2 h"),
+            ("2026-11-25T19:00:00-05:00", "every 2 h"),
+            ("2026-11-25T21:00:00-05:00", "every 2 h"),
+        ]
+    )
+
+
+async def test_schedule_followup_errors_say_what_to_fix_and_leave_followups_unchanged(connect: Connect) -> None:
+    bad: list[dict[str, Any]] = [{"timezone": "Mars/Olympus"}, {"country": "XX"}, {"start": "next tuesday"}]
+
+    async with connect() as surface:
+        escalation_id = await surface.new_escalation(severity="medium")
+        await surface.call("schedule_followup", {"escalation_id": escalation_id, "start": THANKSGIVING_EVE})
+        before = await surface.escalation(escalation_id)
+        messages = [await surface.fail("schedule_followup", {"escalation_id": escalation_id, **b}) for b in bad]
+        after = await surface.escalation(escalation_id)
+
+    assert messages[:2] == snapshot(
+        [
+            "Error executing tool schedule_followup: unknown time zone 'Mars/Olympus': "
+            "use an IANA name such as 'America/New_York' or 'Asia/Seoul'",
+            "Error executing tool schedule_followup: no public-holiday calendar for country 'XX': "
+            "use an ISO 3166 alpha-2 code such as 'US', 'DE', 'KR' or 'JP'",
+        ]
+    )
+    assert "start\n  Input should be a valid datetime" in messages[2]
+    assert after == before
+
+
+# record_update
+
+
+async def test_record_update_appends_to_the_timeline(connect: Connect) -> None:
+    note = "Engineering traced it to a connection pool limit"
+
+    async with connect() as surface:
+        escalation_id = await surface.new_escalation()
+        result = await surface.call("record_update", {"escalation_id": escalation_id, "kind": "update", "note": note})
+        stored = await surface.escalation(escalation_id)
+
+    assert without_ids(result) == snapshot(
+        {"escalation_id": "<id>", "status": "ready", "severity": "high", "cancelled_followups": 0}
+    )
+    assert stored["timeline"][-1] == snapshot(
+        {"at": "2026-11-20T15:00:00Z", "kind": "update", "detail": "Engineering traced it to a connection pool limit"}
+    )
+
+
+async def test_resolving_cancels_pending_followups_and_says_how_many(connect: Connect) -> None:
+    async with connect() as surface:
+        escalation_id = await surface.new_escalation(severity="high")
+        await surface.call("schedule_followup", {"escalation_id": escalation_id, "count": 2})
+        result = await surface.call(
+            "record_update", {"escalation_id": escalation_id, "kind": "resolved", "note": "Pool limit raised in 4.18.2"}
+        )
+        stored = await surface.escalation(escalation_id)
+
+    assert (result["status"], result["cancelled_followups"]) == ("resolved", 4)
+    assert (stored["status"], [f["state"] for f in stored["followups"]]) == ("resolved", ["cancelled"] * 4)
+    assert [e["kind"] for e in stored["timeline"][-2:]] == ["resolved", "followups_scheduled"]
+
+
+async def test_record_update_refuses_an_unknown_escalation(connect: Connect) -> None:
+    async with connect() as surface:
+        message = await surface.fail("record_update", {"escalation_id": "nope", "kind": "update", "note": "anything"})
+
+    assert message == snapshot(
+        "Error executing tool record_update: no escalation with id 'nope'; use the escalation_id draft_brief returned"
+    )
