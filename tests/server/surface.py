@@ -8,6 +8,7 @@ They import it before pytest sees it as a plugin, too late for assertion rewriti
 from __future__ import annotations
 
 import json
+import os
 import re
 import sqlite3
 from collections.abc import AsyncGenerator, Callable
@@ -119,12 +120,14 @@ def protocol_mode(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def connect(tmp_path: Path, protocol_mode: str) -> Connect:
+def connect(tmp_path: Path, protocol_mode: str, monkeypatch: pytest.MonkeyPatch) -> Connect:
     """Opens the server on the embedded demo workspace, a ledger in `tmp_path` and the clock stopped at NOW.
 
     Tests enter it themselves: the client's task groups must close in the task that opened them,
     which an async fixture's teardown is not.
     """
+    for name in [n for n in os.environ if n.startswith("ESCALATION_")]:  # the defaults, whatever the shell says
+        monkeypatch.delenv(name)
 
     @asynccontextmanager
     async def open_surface() -> AsyncGenerator[Surface]:
