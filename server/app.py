@@ -383,11 +383,10 @@ def build_server(
         if previous is None:
             await state.ledger.create(escalation, _event(state, "created", detail))
         else:
-            await state.ledger.update(escalation, _event(state, "brief_drafted", detail))
+            events = [_event(state, "brief_drafted", detail)]
             if previous.severity != severity:
-                await state.ledger.append(
-                    escalation.id, _event(state, "severity_changed", f"{previous.severity} -> {severity}")
-                )
+                events.append(_event(state, "severity_changed", f"{previous.severity} -> {severity}"))
+            await state.ledger.update(escalation, *events)
         return BriefResult(escalation_id=escalation.id, status=status, missing=missing, markdown=markdown)
 
     @tool(WRITE_LEDGER)
@@ -409,6 +408,8 @@ def build_server(
         """
         state = app(ctx)
         escalation = await _escalation(state, escalation_id)
+        if escalation.status in ("resolved", "de_escalated"):
+            raise ToolError(f"escalation {escalation_id} is {escalation.status}: its follow-ups have ended")
         account = await _account(state, escalation.customer) if escalation.customer else None
         zone = timezone or (account.timezone if account else None) or state.settings.default_timezone
         nation = country or (account.country if account else None) or state.settings.default_country
@@ -430,15 +431,14 @@ def build_server(
             customer_every_hours=customer_update_hours,
         )
         followups = [Followup(id=secrets.token_hex(16), escalation_id=escalation.id, **p.model_dump()) for p in plans]
+        events: list[TimelineEvent] = []
+        changed: Escalation | None = None
         if level != escalation.severity:
             changed = escalation.model_copy(update={"severity": level, "updated_at": state.clock()})
-            await state.ledger.update(changed, _event(state, "severity_changed", f"{escalation.severity} -> {level}"))
+            events.append(_event(state, "severity_changed", f"{escalation.severity} -> {level}"))
         first = followups[0].due_at.isoformat() if followups else "none"
-        await state.ledger.schedule(
-            escalation.id,
-            followups,
-            _event(state, "followups_scheduled", f"{level} cadence in {zone}; next due {first}"),
-        )
+        events.append(_event(state, "followups_scheduled", f"{level} cadence in {zone}; next due {first}"))
+        await state.ledger.schedule(escalation.id, followups, *events, escalation=changed)
         return Schedule(
             escalation_id=escalation.id,
             severity=level,
@@ -471,11 +471,12 @@ def build_server(
         before = await state.ledger.get(escalation.id)
         pending = sum(1 for f in before.followups if f.state == "pending")
         closed = escalation.model_copy(update={"status": kind, "updated_at": state.clock()})
-        await state.ledger.update(closed, _event(state, kind, note))
         await state.ledger.schedule(
             escalation.id,
             [],
+            _event(state, kind, note),
             _event(state, "followups_scheduled", f"{pending} pending follow-ups cancelled ({kind})"),
+            escalation=closed,
         )
         return UpdateResult(
             escalation_id=escalation.id,

@@ -20,8 +20,8 @@ class Ledger(Protocol):
         """Store a new escalation with its first timeline event."""
         ...
 
-    async def update(self, escalation: Escalation, event: TimelineEvent) -> None:
-        """Replace an escalation's fields and append `event`; NotFound if it does not exist."""
+    async def update(self, escalation: Escalation, *events: TimelineEvent) -> None:
+        """Replace an escalation's fields and append `events`, atomically; NotFound if it does not exist."""
         ...
 
     async def get(self, escalation_id: str) -> EscalationRecord:
@@ -32,8 +32,14 @@ class Ledger(Protocol):
         """Add one event to an escalation's timeline; NotFound if it does not exist."""
         ...
 
-    async def schedule(self, escalation_id: str, followups: list[Followup], event: TimelineEvent) -> None:
-        """Cancel the escalation's pending follow-ups and store `followups` in their place, atomically."""
+    async def schedule(
+        self,
+        escalation_id: str,
+        followups: list[Followup],
+        *events: TimelineEvent,
+        escalation: Escalation | None = None,
+    ) -> None:
+        """Cancel pending follow-ups, store `followups` and `events`, and save `escalation` if given, atomically."""
         ...
 
     async def close(self) -> None: ...

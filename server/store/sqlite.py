@@ -98,14 +98,19 @@ class SqliteLedger:
 
         await self._run(write)
 
-    async def update(self, escalation: Escalation, event: TimelineEvent) -> None:
+    @classmethod
+    def _save(cls, db: sqlite3.Connection, escalation: Escalation) -> None:
+        cls._exists(db, escalation.id)
+        db.execute(
+            "UPDATE escalations SET updated_at = ?, body = ? WHERE id = ?",
+            (escalation.updated_at.isoformat(), escalation.model_dump_json(), escalation.id),
+        )
+
+    async def update(self, escalation: Escalation, *events: TimelineEvent) -> None:
         def write(db: sqlite3.Connection) -> None:
-            self._exists(db, escalation.id)
-            db.execute(
-                "UPDATE escalations SET updated_at = ?, body = ? WHERE id = ?",
-                (escalation.updated_at.isoformat(), escalation.model_dump_json(), escalation.id),
-            )
-            self._event(db, escalation.id, event)
+            self._save(db, escalation)
+            for event in events:
+                self._event(db, escalation.id, event)
 
         await self._run(write)
 
@@ -116,9 +121,17 @@ class SqliteLedger:
 
         await self._run(write)
 
-    async def schedule(self, escalation_id: str, followups: list[Followup], event: TimelineEvent) -> None:
+    async def schedule(
+        self,
+        escalation_id: str,
+        followups: list[Followup],
+        *events: TimelineEvent,
+        escalation: Escalation | None = None,
+    ) -> None:
         def write(db: sqlite3.Connection) -> None:
             self._exists(db, escalation_id)
+            if escalation is not None:
+                self._save(db, escalation)
             db.execute(
                 "UPDATE followups SET state = 'cancelled', body = json_set(body, '$.state', 'cancelled') "
                 "WHERE escalation_id = ? AND state = 'pending'",
@@ -138,7 +151,8 @@ class SqliteLedger:
                     for f in followups
                 ],
             )
-            self._event(db, escalation_id, event)
+            for event in events:
+                self._event(db, escalation_id, event)
 
         await self._run(write)
 

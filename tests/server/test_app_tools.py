@@ -563,3 +563,19 @@ async def test_record_update_refuses_an_unknown_escalation(connect: Connect) -> 
     assert message == snapshot(
         "Error executing tool record_update: no escalation with id 'nope'; use the escalation_id draft_brief returned"
     )
+
+
+async def test_a_resolved_escalation_gets_no_new_followups(connect: Connect) -> None:
+    async with connect() as surface:
+        escalation_id = await surface.new_escalation(severity="high")
+        await surface.call(
+            "record_update", {"escalation_id": escalation_id, "kind": "resolved", "note": "Fixed in 4.18.2"}
+        )
+        message = await surface.fail("schedule_followup", {"escalation_id": escalation_id})
+        stored = await surface.escalation(escalation_id)
+
+    assert (
+        message
+        == f"Error executing tool schedule_followup: escalation {escalation_id} is resolved: its follow-ups have ended"
+    )
+    assert stored["followups"] == []

@@ -166,3 +166,16 @@ async def test_the_file_is_in_wal_mode_with_full_synchronous_commits(ledger: Sql
     # synchronous is per connection: ask the ledger's own.
     db: sqlite3.Connection = ledger._db  # pyright: ignore[reportPrivateUsage]
     assert db.execute("PRAGMA synchronous").fetchone() == (2,)  # 2 = FULL
+
+
+async def test_schedule_saves_the_escalation_with_its_followups_or_neither(tmp_path: Path) -> None:
+    ledger = SqliteLedger(tmp_path / "ledger.db")
+    await ledger.create(escalation(), event())
+    orphan = followup("f1", "internal", 2).model_copy(update={"escalation_id": "no-such-escalation"})
+
+    with pytest.raises(sqlite3.IntegrityError):  # the follow-up points at no escalation
+        await ledger.schedule(ID, [orphan], event("severity_changed"), escalation=escalation(severity="critical"))
+    stored = await ledger.get(ID)
+    await ledger.close()
+
+    assert (stored.severity, stored.followups, [e.kind for e in stored.timeline]) == ("high", [], ["created"])
