@@ -29,7 +29,7 @@ DEFAULT_CUSTOMER = "Acme Corp"
 
 # Keyword rules standing in for the assistant's judgement: (pattern, signals it suggests).
 _RULES: tuple[tuple[str, tuple[Signal, ...]], ...] = (
-    (r"\b5\d\d\b|error|exception|fail|timeout|crash", ("beyond_support_diagnosis",)),
+    (r"\b5\d\d\b|error|exception|timeout|crash", ("beyond_support_diagnosis",)),
     (r"\boutage\b|\bdown\b", ("production_down",)),
     (r"missing rows|data loss|lost data|corrupt|missing data|drops? rows", ("data_integrity_risk",)),
     (r"leak|exposed|exposure|breach|vulnerab|unauthori[sz]ed", ("data_exposure",)),
@@ -161,18 +161,19 @@ async def _steps(client: Client, issue: str, customer: str | None, language: Lan
             {"signals": signals, "customers_reporting": customers or 1, "customer": customer},
         )
     )
+    decided = DemoRun(
+        issue=issue,
+        customer=customer,
+        language=language,
+        context=gathered,
+        signals=list(signals),
+        impact=impact,
+        routing=routing,
+        brief=None,
+        schedule=None,
+    )
     if not routing.escalate:
-        return DemoRun(
-            issue=issue,
-            customer=customer,
-            language=language,
-            context=gathered,
-            signals=list(signals),
-            impact=impact,
-            routing=routing,
-            brief=None,
-            schedule=None,
-        )
+        return decided
 
     # steps 5 and 6: what the context supports; the completeness check names the rest
     lead = relevant[0] if relevant else None
@@ -212,17 +213,7 @@ async def _steps(client: Client, issue: str, customer: str | None, language: Lan
     schedule = Schedule.model_validate(
         await _call(client, "schedule_followup", {"escalation_id": brief.escalation_id, "count": 2})
     )
-    return DemoRun(
-        issue=issue,
-        customer=customer,
-        language=language,
-        context=gathered,
-        signals=list(signals),
-        impact=impact,
-        routing=routing,
-        brief=brief,
-        schedule=schedule,
-    )
+    return decided.model_copy(update={"brief": brief, "schedule": schedule})
 
 
 _ASK = {
