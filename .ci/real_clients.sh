@@ -4,7 +4,8 @@
 #      tools/list with its schema-portability check, tools/call of pick_tier (a good and a bad call),
 #      prompts/get of customer-escalation, resources/read of the playbook;
 #   2. the MCP conformance suite over streamable HTTP (`escalation-mcp serve --http`), on the
-#      scenarios that apply to any server (the others expect the suite's own fixture tools).
+#      scenarios that apply to any server (the others expect the suite's own fixture tools):
+#      the stable 0.1.16 and, for the 2026-07-28 protocol, a pinned 0.2.0 alpha.
 # Every check asserts on the answer, so a wrong answer fails. Called by .ci/run; runs on its own too.
 # Nothing touches the user's HOME or data dir: HOME is a temp folder, the ledgers are temp files,
 # npm and Node 22 live in ESCALATION_CI_CACHE (kept between runs on the same machine).
@@ -14,7 +15,11 @@ cd "$(dirname "$0")/.."
 INSPECTOR="@modelcontextprotocol/inspector@${INSPECTOR_VERSION:-2.12.0}"
 CONFORMANCE="@modelcontextprotocol/conformance@${CONFORMANCE_VERSION:-0.1.16}"
 # logging-set-level is left out: MCPServer registers no logging/setLevel handler (-32601).
-SCENARIOS=(server-initialize ping tools-list resources-list prompts-list completion-complete dns-rebinding-protection)
+read -ra SCENARIOS <<<"${CONFORMANCE_SCENARIOS:-server-initialize ping tools-list resources-list prompts-list completion-complete dns-rebinding-protection}"
+# The next suite's scenarios for the 2026-07-28 protocol the SDK speaks by default, pinned: only
+# those that apply to any server (server-stateless also calls the suite's own fixture tools).
+CONFORMANCE_NEXT="@modelcontextprotocol/conformance@${CONFORMANCE_NEXT_VERSION:-0.2.0-alpha.12}"
+read -ra SCENARIOS_NEXT <<<"${CONFORMANCE_NEXT_SCENARIOS-server-session-lifecycle caching http-header-validation sep-2164-resource-not-found server-sse-multiple-streams}"
 TOOLS=(gather_context assess_impact pick_tier draft_brief schedule_followup record_update)
 
 cache=${ESCALATION_CI_CACHE:-${TMPDIR:-/tmp}/escalation-mcp-ci-cache}
@@ -74,7 +79,7 @@ if ((${node_major:-0} < 22)); then
   fi
   export PATH="$node_bin:$PATH"
 fi
-echo "node $(node --version), npm $(npm --version), $INSPECTOR, $CONFORMANCE"
+echo "node $(node --version), npm $(npm --version), $INSPECTOR, $CONFORMANCE, $CONFORMANCE_NEXT"
 
 # JSON field checks without jq: python3 reads stdin and evaluates one expression over `d`.
 json_ok() {
@@ -154,6 +159,37 @@ else
   show playbook
 fi
 
+# One conformance scenario against $url; $1: the suite package, $2: the scenario.
+conformance() {
+  local suite=$1 scenario=$2 rc=0 verdict
+  local name="${suite##*@}/$scenario"
+  local out="$work/conformance/$name"
+  mkdir -p "$out"
+  npx -y "$suite" server --url "$url" --scenario "$scenario" -o "$out" >"$out.log" 2>&1 || rc=$?
+  # checks.json: a list of {id, status: SUCCESS|WARNING|INFO|FAILURE, errorMessage?, ...}.
+  verdict=$(
+    python3 - "$out" <<'PY'
+import collections, glob, json, sys
+
+files = glob.glob(f"{sys.argv[1]}/*/checks.json")
+checks = [c for f in files for c in json.load(open(f))]
+counts = collections.Counter(c.get("status", "?") for c in checks)
+bad = [c for c in checks if c.get("status") not in ("SUCCESS", "WARNING", "INFO")]
+summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no checks"
+ok = len(files) == 1 and counts["SUCCESS"] > 0 and not bad
+print(("ok" if ok else "fail") + " " + summary)
+for c in bad:
+    print(f"      {c.get('id')}: {c.get('status')} {c.get('errorMessage', '')}")
+PY
+  ) || verdict="fail could not read $out/*/checks.json"
+  if [[ $rc == 0 && $verdict == ok* ]]; then
+    pass "conformance $name: ${verdict#ok }"
+  else
+    fail "conformance $name (exit $rc): ${verdict#fail }"
+    tail -n 40 "$out.log" | sed 's/^/    /'
+  fi
+}
+
 # --- 2. Conformance suite over streamable HTTP ----------------------------------------------------
 echo
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
@@ -176,30 +212,10 @@ if ((up == 0)); then
   tail -n 40 "$work/http-server.log" | sed 's/^/    /'
 else
   for scenario in "${SCENARIOS[@]}"; do
-    out="$work/conformance/$scenario"
-    rc=0
-    npx -y "$CONFORMANCE" server --url "$url" --scenario "$scenario" -o "$out" >"$work/$scenario.log" 2>&1 || rc=$?
-    # checks.json: a list of {id, status: SUCCESS|WARNING|INFO|FAILURE, errorMessage?, ...}.
-    verdict=$(python3 - "$out" <<'PY'
-import collections, glob, json, sys
-
-files = glob.glob(f"{sys.argv[1]}/*/checks.json")
-checks = [c for f in files for c in json.load(open(f))]
-counts = collections.Counter(c.get("status", "?") for c in checks)
-bad = [c for c in checks if c.get("status") not in ("SUCCESS", "WARNING", "INFO")]
-summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no checks"
-ok = len(files) == 1 and counts["SUCCESS"] > 0 and not bad
-print(("ok" if ok else "fail") + " " + summary)
-for c in bad:
-    print(f"      {c.get('id')}: {c.get('status')} {c.get('errorMessage', '')}")
-PY
-) || verdict="fail could not read $out/*/checks.json"
-    if [[ $rc == 0 && $verdict == ok* ]]; then
-      pass "conformance $scenario: ${verdict#ok }"
-    else
-      fail "conformance $scenario (exit $rc): ${verdict#fail }"
-      tail -n 40 "$work/$scenario.log" | sed 's/^/    /'
-    fi
+    conformance "$CONFORMANCE" "$scenario"
+  done
+  for scenario in "${SCENARIOS_NEXT[@]}"; do
+    conformance "$CONFORMANCE_NEXT" "$scenario"
   done
 fi
 stop_server

@@ -11,24 +11,23 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import tempfile
 import time
 
 import anyio
-from cold_start import bare_command, cold_start, ledger_env, ms, params, real_command
+from cold_start import Sample, bare_command, children_cpu, cold_start, ledger_env, params, real_command, report
 
 
-def demo_once(env: dict[str, str]) -> float:
-    """Seconds for one `escalation-mcp demo --json`; its output must be one JSON document."""
-    started = time.perf_counter()
+def demo_once(env: dict[str, str]) -> Sample:
+    """One `escalation-mcp demo --json`, wall and CPU seconds; its output must be one JSON document."""
+    cpu, started = children_cpu(), time.perf_counter()
     done = subprocess.run([*real_command(), "demo", "--json"], env=env, capture_output=True, timeout=120, check=False)
-    elapsed = time.perf_counter() - started
+    wall = time.perf_counter() - started
     if done.returncode != 0:
         raise RuntimeError(f"demo exited {done.returncode}: {done.stderr.decode(errors='replace')[-2000:]}")
     json.loads(done.stdout)
-    return elapsed
+    return Sample(wall, children_cpu() - cpu)
 
 
 def main() -> None:
@@ -40,17 +39,14 @@ def main() -> None:
         bare = params(bare_command(), ledger_env(folder))
         anyio.run(cold_start, bare)
         demo_once(env)
-        bare_times: list[float] = []
-        demo_times: list[float] = []
+        bare_samples: list[Sample] = []
+        demo_samples: list[Sample] = []
         for _ in range(runs):
-            bare_times.append(anyio.run(cold_start, bare))
-            demo_times.append(demo_once(env))
-    ratio = statistics.median(demo_times) / statistics.median(bare_times)
+            bare_samples.append(anyio.run(cold_start, bare))
+            demo_samples.append(demo_once(env))
     print(f"demo wall time (`escalation-mcp demo --json`): {runs} interleaved runs each")
-    print(f"  {'run':<26} {'median':>10} {'min':>10} {'max':>10}")
-    for name, times in (("bare MCPServer cold start", bare_times), ("escalation-mcp demo", demo_times)):
-        print(f"  {name:<26} {ms(statistics.median(times)):>10} {ms(min(times)):>10} {ms(max(times)):>10}")
-    print(f"  ratio of medians: {ratio:.2f}x the bare cold start")
+    wall, cpu = report([("bare MCPServer cold start", bare_samples), ("escalation-mcp demo --json", demo_samples)])
+    print(f"  ratio of medians: wall {wall:.2f}x the bare cold start, cpu {cpu:.2f}x")
 
 
 if __name__ == "__main__":
