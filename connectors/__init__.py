@@ -100,3 +100,13 @@ class Connectors:
             adapter: SupportPlatform | CRM | Chat | Tracker | KnowledgeBase | None = getattr(self, field.name)
             result[category] = adapter.name if adapter is not None else None
         return result
+
+    async def aclose(self) -> None:
+        """Close every adapter that holds connections (each once, though one may serve several ports)."""
+        seen: set[int] = set()
+        for field in fields(self):
+            adapter = getattr(self, field.name)
+            close = getattr(adapter, "aclose", None)
+            if close is not None and id(adapter) not in seen:
+                seen.add(id(adapter))
+                await close()

@@ -141,7 +141,10 @@ def build_server(
     @asynccontextmanager
     async def lifespan(_: MCPServer[AppState]) -> AsyncGenerator[AppState]:
         async with AsyncExitStack() as stack:
-            wired = connectors or open_connectors(settings, now=clock())
+            wired = connectors
+            if wired is None:
+                wired = open_connectors(settings, now=clock())
+                stack.push_async_callback(wired.aclose)
             store = ledger
             if store is None:
                 from server.store.sqlite import SqliteLedger

@@ -9,7 +9,12 @@ from platformdirs import user_data_path
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-LocalOrNone = Literal["local", "none"]
+# Each category's product: the embedded workspace, nothing, or a vendor (see CONNECTORS.md).
+SupportChoice = Literal["local", "none", "intercom", "zendesk"]
+CrmChoice = Literal["local", "none", "hubspot", "salesforce"]
+ChatChoice = Literal["local", "none", "slack"]
+TrackerChoice = Literal["local", "none", "jira", "linear"]
+KnowledgeChoice = Literal["local", "none", "notion", "confluence", "guru"]
 
 
 def default_ledger_path() -> Path:
@@ -26,11 +31,11 @@ class Settings(BaseSettings):
     )
     ledger_path: Path = Field(default_factory=default_ledger_path, description="SQLite file of the ledger.")
 
-    support: LocalOrNone = "local"
-    crm: LocalOrNone = "local"
-    chat: LocalOrNone = "local"
-    tracker: LocalOrNone = "local"
-    knowledge: LocalOrNone = "local"
+    support: SupportChoice = "local"
+    crm: CrmChoice = "local"
+    chat: ChatChoice = "local"
+    tracker: TrackerChoice = "local"
+    knowledge: KnowledgeChoice = "local"
 
     source_timeout: float = Field(default=5.0, gt=0, le=120, description="Seconds each source gets per call.")
     high_value_arr: float = Field(default=100_000, ge=0, description="ARR (USD) from which a customer is high-value.")

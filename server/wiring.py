@@ -1,23 +1,64 @@
-"""Choose and open each category's adapter from the settings; an unknown choice fails loudly."""
+"""Choose and open each category's adapter from the settings; a bad choice fails before serving."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from connectors import Connectors
+import httpx
+
+from connectors import Category, Connectors
 from connectors.local import LocalWorkspace
+from connectors.products import Adapter, ConfigError, Product, find_product, load_settings, open_product
 from server.settings import Settings
 
 
-def open_connectors(settings: Settings, *, now: datetime) -> Connectors:
-    """The adapters the settings choose; the local workspace is loaded once and shared."""
-    chosen = {
+def choices(settings: Settings) -> dict[Category, str]:
+    return {
         "support": settings.support,
         "crm": settings.crm,
         "chat": settings.chat,
         "tracker": settings.tracker,
         "knowledge": settings.knowledge,
     }
-    local = LocalWorkspace.open(settings.workspace_path, now=now) if "local" in chosen.values() else None
-    adapters = {category: local if choice == "local" else None for category, choice in chosen.items()}
+
+
+def vendor_products(settings: Settings) -> dict[Category, Product]:
+    """The vendor product chosen for each category that has one; ConfigError when one is misconfigured."""
+    chosen: dict[Category, Product] = {}
+    problems: list[str] = []
+    for category, choice in choices(settings).items():
+        if choice in ("local", "none"):
+            continue
+        product = find_product(choice)
+        try:
+            load_settings(_settings_type(product))
+        except ConfigError as exc:
+            problems.append(f"ESCALATION_{category.upper()}={choice} needs: {exc}")
+        chosen[category] = product
+    if problems:
+        raise ConfigError("; ".join(problems) + " (see CONNECTORS.md)")
+    return chosen
+
+
+def _settings_type(product: Product) -> type:
+    import importlib
+
+    return importlib.import_module(product.module).SETTINGS
+
+
+def open_connectors(
+    settings: Settings, *, now: datetime, transport: httpx.AsyncBaseTransport | None = None
+) -> Connectors:
+    """The adapters the settings choose; the local workspace is loaded once and shared."""
+    vendors = vendor_products(settings)
+    picked = choices(settings)
+    local = LocalWorkspace.open(settings.workspace_path, now=now) if "local" in picked.values() else None
+    adapters: dict[Category, Adapter | None] = {}
+    for category, choice in picked.items():
+        if choice == "local":
+            adapters[category] = local
+        elif choice == "none":
+            adapters[category] = None
+        else:
+            adapters[category] = open_product(vendors[category], transport=transport)
     return Connectors(**adapters)  # pyright: ignore[reportArgumentType]

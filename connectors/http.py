@@ -1,0 +1,477 @@
+"""The one HTTP layer every vendor adapter talks through.
+
+An `Upstream` is one vendor's base URL with everything a call needs to survive the real
+world:
+
+- explicit connect, read, write and pool timeouts, each cut to the time left before the
+  caller's deadline (the enclosing anyio cancel scope, which `gather_context` sets per
+  source; `Policy.call_timeout` when there is none);
+- retries with capped exponential backoff and full jitter (tenacity), for reads and
+  idempotent writes, on connection errors, timeouts, 429, 5xx and unparsable bodies.
+  A non-idempotent write is retried only when the connection was never made, since then
+  nothing reached the vendor. A retry that could not start before the deadline is not
+  attempted; the last error is raised instead, so the caller learns what happened;
+- Retry-After (seconds or an HTTP date) and vendor signals raised by an adapter's
+  `inspect` hook (Linear's RATELIMITED in a 200, Slack's `ok: false`) are honoured, and the
+  pause holds for every concurrent call to that upstream, not only the one that was told;
+- pacing with a leaky bucket per upstream (aiolimiter) so a burst stays under the
+  vendor's documented rate;
+- a circuit breaker per upstream (`connectors.breaker`);
+- errors translated into `connectors.errors`, with the vendor's short message at most,
+  scrubbed of every secret, never the whole body.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any, TypeVar
+
+import anyio
+import httpx
+from aiolimiter import AsyncLimiter
+from pydantic import BaseModel, ValidationError
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+from tenacity.stop import stop_base
+
+from connectors.breaker import CircuitBreaker, CircuitOpen
+from connectors.errors import (
+    AuthError,
+    ConnectorError,
+    ConnectorTimeout,
+    NotFoundError,
+    RateLimitedError,
+    UpstreamError,
+)
+from connectors.models import Page
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Json = Any  # what `json.loads` returns; adapters validate it into their own models
+Inspect = Callable[[httpx.Response, Json], None]
+Describe = Callable[[Json], str | None]
+
+DETAIL_LIMIT = 200
+
+
+@dataclass(frozen=True)
+class Policy:
+    """How one upstream is called. Defaults suit a vendor REST API; adapters tighten `rate` to the vendor's limit."""
+
+    rate: float = 5.0  # sustained requests per second
+    burst: int = 5  # requests that may go out at once before pacing starts
+    attempts: int = 4  # the first try and up to three retries
+    backoff: float = 0.5  # the first retry waits up to this long; it doubles each time
+    backoff_cap: float = 8.0
+    max_retry_after: float = 60.0  # a longer Retry-After is not waited for
+    connect_timeout: float = 3.0
+    read_timeout: float = 10.0
+    write_timeout: float = 10.0
+    pool_timeout: float = 3.0
+    call_timeout: float = 30.0  # the whole call, retries included, when the caller set no deadline
+    breaker_failures: int = 5
+    breaker_cooldown: float = 30.0
+
+
+@dataclass(frozen=True)
+class Headroom:
+    """What the vendor said of its rate limit on the last answer."""
+
+    remaining: float
+    limit: float | None = None
+
+    def __str__(self) -> str:
+        return f"{self.remaining:g} of {self.limit:g} left" if self.limit else f"{self.remaining:g} left"
+
+
+# (limit header, remaining header), as the vendors document them.
+_HEADROOM_HEADERS = (
+    ("x-ratelimit-limit", "x-ratelimit-remaining"),  # Intercom, Jira, Confluence, Guru
+    ("x-rate-limit", "x-rate-limit-remaining"),  # Zendesk
+    ("x-hubspot-ratelimit-max", "x-hubspot-ratelimit-remaining"),  # HubSpot
+    ("x-ratelimit-requests-limit", "x-ratelimit-requests-remaining"),  # Linear
+)
+
+
+def headroom_of(response: httpx.Response) -> Headroom | None:
+    for limit_name, remaining_name in _HEADROOM_HEADERS:
+        remaining = _number(response.headers.get(remaining_name))
+        if remaining is not None:
+            return Headroom(remaining, _number(response.headers.get(limit_name)))
+    usage = response.headers.get("sforce-limit-info", "")  # Salesforce: "api-usage=18/5000"
+    if usage.startswith("api-usage=") and "/" in usage:
+        used, _, limit = usage.removeprefix("api-usage=").partition("/")
+        used_n, limit_n = _number(used), _number(limit)
+        if used_n is not None and limit_n is not None:
+            return Headroom(limit_n - used_n, limit_n)
+    return None
+
+
+def _number(text: str | None) -> float | None:
+    try:
+        return float(text) if text is not None else None
+    except ValueError:
+        return None
+
+
+def retry_after_of(response: httpx.Response, *, now: float | None = None) -> float | None:
+    """Seconds the vendor asked us to wait: Retry-After as seconds or an HTTP date."""
+    value = response.headers.get("retry-after")
+    if value is None:
+        return None
+    seconds = _number(value)
+    if seconds is not None:
+        return max(0.0, seconds)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    current = datetime.fromtimestamp(now if now is not None else time.time(), UTC)
+    return max(0.0, (when - current).total_seconds())
+
+
+@contextmanager
+def shape(source: str) -> Generator[None]:
+    """Turn a vendor payload that is not shaped as documented into an UpstreamError naming what was off."""
+    try:
+        yield
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "body"
+        raise UpstreamError(source, f"answered in an unexpected shape ({where}: {first['msg']})") from None
+    except (KeyError, IndexError, TypeError) as exc:
+        raise UpstreamError(source, f"answered in an unexpected shape ({type(exc).__name__}: {exc})") from None
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse(source: str, model: type[M], body: Json) -> M:
+    """`body` validated into `model`; a mismatch is the vendor's fault, reported as UpstreamError."""
+    with shape(source):
+        return model.model_validate(body)
+
+
+class _Garbage(UpstreamError):
+    """A 2xx whose body is not JSON: a proxy's error page, a truncated answer."""
+
+
+class Upstream:
+    """One vendor API: its base URL, credentials, policy, pacer and breaker."""
+
+    def __init__(
+        self,
+        source: str,
+        base_url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        auth: httpx.Auth | None = None,
+        policy: Policy | None = None,
+        secrets: Sequence[str] = (),
+        credentials_hint: str = "",
+        transport: httpx.AsyncBaseTransport | None = None,
+        inspect: Inspect | None = None,
+        describe: Describe | None = None,
+    ) -> None:
+        self.source = source
+        self.policy = policy or Policy()
+        self.headroom: Headroom | None = None
+        self._secrets = [s for s in secrets if s]
+        self._hint = credentials_hint
+        self._inspect = inspect
+        self._describe = describe
+        self._breaker = CircuitBreaker(
+            source, failures=self.policy.breaker_failures, cooldown=self.policy.breaker_cooldown
+        )
+        self._limiter = AsyncLimiter(self.policy.burst, self.policy.burst / self.policy.rate)
+        self._hold_until = 0.0  # anyio clock: no request goes out before this (a Retry-After)
+        self._client = httpx.AsyncClient(
+            base_url=base_url,
+            headers={"accept": "application/json", "user-agent": "escalation-mcp", **(headers or {})},
+            auth=auth,
+            transport=transport,
+            follow_redirects=False,
+        )
+
+    @property
+    def breaker_state(self) -> str:
+        return self._breaker.state
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def get(self, path: str, *, params: Mapping[str, Any] | None = None) -> Json:
+        return await self.request("GET", path, params=params, idempotent=True)
+
+    async def post(
+        self,
+        path: str,
+        *,
+        json: Json = None,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        idempotent: bool,
+    ) -> Json:
+        """POST; `idempotent` says whether sending it twice is harmless (a search, a keyed write)."""
+        return await self.request("POST", path, json=json, params=params, headers=headers, idempotent=idempotent)
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Json = None,
+        data: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        idempotent: bool,
+    ) -> Json:
+        """Send with pacing, breaker, deadline and retries; the decoded JSON body (None when empty)."""
+        deadline = self._deadline()
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self.policy.attempts) | _StopBefore(deadline),
+            wait=self._wait,
+            retry=retry_if_exception(lambda exc: self._retryable(exc, idempotent=idempotent)),
+            sleep=anyio.sleep,
+            before_sleep=lambda rs: self._log_retry(rs, method, path),
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                return await self._attempt(method, path, deadline, params=params, json=json, data=data, headers=headers)
+        raise AssertionError("unreachable: tenacity reraises the last error")  # pragma: no cover
+
+    # -- one attempt -------------------------------------------------------------------------
+
+    async def _attempt(
+        self,
+        method: str,
+        path: str,
+        deadline: float,
+        *,
+        params: Mapping[str, Any] | None,
+        json: Json,
+        data: Mapping[str, str] | None,
+        headers: Mapping[str, str] | None,
+    ) -> Json:
+        if self._hold_until > deadline:
+            raise RateLimitedError(
+                self.source, "rate limited: the vendor's pause ends after this call's deadline", retry_after=None
+            )
+        if self._hold_until > anyio.current_time():
+            await anyio.sleep(self._hold_until - anyio.current_time())
+        await self._limiter.acquire()
+        left = deadline - anyio.current_time()
+        if left <= 0:
+            raise ConnectorTimeout(self.source, "no time left before the deadline")
+        self._breaker.before_call()
+        p = self.policy
+        timeout = httpx.Timeout(
+            connect=min(p.connect_timeout, left),
+            read=min(p.read_timeout, left),
+            write=min(p.write_timeout, left),
+            pool=min(p.pool_timeout, left),
+        )
+        try:
+            response = await self._client.request(
+                method, path, params=params, json=json, data=data, headers=headers, timeout=timeout
+            )
+        except httpx.TimeoutException as exc:
+            self._breaker.failed()
+            kind = type(exc).__name__.removesuffix("Timeout").lower() or "read"
+            raise ConnectorTimeout(
+                self.source, f"no answer within {min(p.read_timeout, left):.1f} s ({kind})"
+            ) from None
+        except httpx.TransportError as exc:
+            self._breaker.failed()
+            raise _ConnectionFailed(self.source, exc, host=self._client.base_url.host) from None
+        return self._read(response)
+
+    def _read(self, response: httpx.Response) -> Json:
+        """The decoded body of a 2xx; otherwise the error it means. Keeps the breaker's books."""
+        headroom = headroom_of(response)
+        if headroom is not None:
+            self.headroom = headroom
+        status = response.status_code
+        if status >= 500:
+            self._breaker.failed()
+            raise UpstreamError(self.source, f"failed (HTTP {status}){self._detail(response)}", status=status)
+        if not 200 <= status < 300:
+            self._breaker.released()  # the vendor is up; it said no
+            raise self._refusal(response)
+        try:
+            body = self._json(response)
+        except _Garbage:
+            self._breaker.failed()
+            raise
+        if self._inspect is not None:
+            try:
+                self._inspect(response, body)
+            except RateLimitedError as exc:
+                self._breaker.released()
+                self._hold(exc.retry_after)
+                raise self._scrubbed(exc) from None
+            except ConnectorError as exc:
+                self._breaker.released()
+                raise self._scrubbed(exc) from None
+        self._breaker.succeeded()
+        return body
+
+    def _refusal(self, response: httpx.Response) -> ConnectorError:
+        status, detail = response.status_code, self._detail(response)
+        if status == 429:
+            wait = retry_after_of(response)
+            self._hold(wait)
+            return RateLimitedError(self.source, f"rate limited (HTTP 429){detail}", retry_after=wait)
+        if status in (401, 403):
+            hint = f"; check {self._hint}" if self._hint else ""
+            return AuthError(self.source, f"rejected the credentials (HTTP {status}){detail}{hint}")
+        if status == 404:
+            return NotFoundError(self.source, f"not found (HTTP 404){detail}")
+        return UpstreamError(self.source, f"refused the request (HTTP {status}){detail}", status=status)
+
+    def _json(self, response: httpx.Response) -> Json:
+        if not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            kind = response.headers.get("content-type", "no content type").split(";")[0]
+            raise _Garbage(
+                self.source,
+                f"answered HTTP {response.status_code} with a body that is not JSON "
+                f"({kind}, {len(response.content)} bytes)",
+                status=response.status_code,
+            ) from None
+
+    def _detail(self, response: httpx.Response) -> str:
+        """The vendor's own short explanation of an error, if it gave one we can read."""
+        if self._describe is None or not response.content:
+            return ""
+        try:
+            said = self._describe(response.json())
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+            return ""
+        return f": {self.scrub(said)}" if said else ""
+
+    def scrub(self, text: str) -> str:
+        """`text` on one line, at most DETAIL_LIMIT characters, with every secret replaced."""
+        for secret in self._secrets:
+            text = text.replace(secret, "[redacted]")
+        text = " ".join(text.split())
+        return text if len(text) <= DETAIL_LIMIT else text[: DETAIL_LIMIT - 1] + "…"
+
+    def _scrubbed(self, exc: ConnectorError) -> ConnectorError:
+        clean = self.scrub(exc.detail)
+        if clean == exc.detail:
+            return exc
+        copy = type(exc).__new__(type(exc))
+        ConnectorError.__init__(copy, exc.source, clean)
+        copy.__dict__.update({k: v for k, v in exc.__dict__.items() if k not in ("source", "detail")})
+        return copy
+
+    def _hold(self, seconds: float | None) -> None:
+        if seconds:
+            self._hold_until = max(self._hold_until, anyio.current_time() + min(seconds, self.policy.max_retry_after))
+
+    # -- retry policy ------------------------------------------------------------------------
+
+    def _deadline(self) -> float:
+        own = anyio.current_time() + self.policy.call_timeout
+        return min(own, anyio.current_effective_deadline())
+
+    def _retryable(self, exc: BaseException, *, idempotent: bool) -> bool:
+        if isinstance(exc, _ConnectionFailed) and exc.never_sent:
+            return True  # nothing reached the vendor: safe even for a non-idempotent write
+        if not idempotent:
+            return False
+        if isinstance(exc, CircuitOpen):
+            return False
+        if isinstance(exc, RateLimitedError):
+            return exc.retry_after is None or exc.retry_after <= self.policy.max_retry_after
+        if isinstance(exc, UpstreamError):
+            return isinstance(exc, _Garbage | _ConnectionFailed) or (exc.status or 0) >= 500
+        return isinstance(exc, ConnectorTimeout)
+
+    def _wait(self, rs: RetryCallState) -> float:
+        """Full jitter on a capped exponential, but never less than what the vendor asked for."""
+        p = self.policy
+        ceiling = min(p.backoff_cap, p.backoff * 2 ** (rs.attempt_number - 1))
+        jittered = random.uniform(0, ceiling)
+        exc = rs.outcome.exception() if rs.outcome is not None else None
+        if isinstance(exc, RateLimitedError) and exc.retry_after is not None:
+            return max(jittered, min(exc.retry_after, p.max_retry_after))
+        return jittered
+
+    def _log_retry(self, rs: RetryCallState, method: str, path: str) -> None:
+        exc = rs.outcome.exception() if rs.outcome is not None else None
+        log.info(
+            "%s %s %s: attempt %d failed (%s); retrying in %.2f s",
+            self.source,
+            method,
+            path.split("?")[0],
+            rs.attempt_number,
+            exc.detail if isinstance(exc, ConnectorError) else type(exc).__name__,
+            rs.upcoming_sleep,
+        )
+
+
+class _StopBefore(stop_base):
+    """Stop when the next attempt could not start before the deadline: better the last error than a timeout."""
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        return anyio.current_time() + (retry_state.upcoming_sleep or 0.0) >= self.deadline
+
+
+class _ConnectionFailed(UpstreamError):
+    def __init__(self, source: str, exc: httpx.TransportError, *, host: str) -> None:
+        # Only the exception's class: its text may quote a URL, and a URL may carry a credential.
+        super().__init__(source, f"could not reach {host} ({type(exc).__name__})")
+        self.never_sent = isinstance(exc, httpx.ConnectError)
+
+
+async def paginate(
+    fetch: Callable[[str | None, int], Awaitable[tuple[list[T], str | None]]],
+    *,
+    limit: int,
+    cursor: str | None,
+    page_size: int,
+) -> Page[T]:
+    """Follow the vendor's pages until `limit` items; `next_cursor` is set when more remain.
+
+    `fetch(cursor, size)` returns one page of at most `size` items and the vendor's cursor for
+    the next page (None on the last). Asking for exactly what is still wanted means no item is
+    ever skipped between the page we stop on and the cursor we hand back.
+    """
+    items: list[T] = []
+    while len(items) < limit:
+        want = min(page_size, limit - len(items))
+        got, cursor = await fetch(cursor, want)
+        items.extend(got[:want])
+        if cursor is None or not got:
+            cursor = None
+            break
+    return Page[T](items=items, next_cursor=cursor)
+
+
+__all__ = [
+    "Headroom",
+    "Json",
+    "Policy",
+    "Upstream",
+    "headroom_of",
+    "paginate",
+    "parse",
+    "retry_after_of",
+    "shape",
+]

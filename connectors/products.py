@@ -1,0 +1,87 @@
+"""The vendor products each category can be wired to, and how one is opened from the environment.
+
+`ESCALATION_<CATEGORY>` names the product (see `server.settings`); the product's own
+settings come from variables under its prefix (`ESCALATION_ZENDESK_TOKEN`, ...). Modules are
+imported only when chosen, so an unused vendor costs nothing at startup.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from pydantic import ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from connectors import CRM, Category, Chat, KnowledgeBase, SupportPlatform, Tracker
+
+Adapter = SupportPlatform | CRM | Chat | Tracker | KnowledgeBase
+
+
+class VendorSettings(BaseSettings):
+    """A vendor's configuration; each subclass sets `env_prefix` to `ESCALATION_<PRODUCT>_`."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    @classmethod
+    def variable(cls, field: str) -> str:
+        return f"{cls.model_config.get('env_prefix', '')}{field}".upper()
+
+
+class ConfigError(ValueError):
+    """A chosen product cannot be opened as configured; the message names the variables to set."""
+
+
+@dataclass(frozen=True)
+class Product:
+    name: str  # the value of ESCALATION_<CATEGORY>
+    title: str
+    category: Category
+    module: str  # holds SETTINGS (a VendorSettings subclass) and ADAPTER (built from it)
+
+
+PRODUCTS: tuple[Product, ...] = (
+    Product("intercom", "Intercom", "support", "connectors.intercom"),
+    Product("zendesk", "Zendesk", "support", "connectors.zendesk"),
+    Product("hubspot", "HubSpot", "crm", "connectors.hubspot"),
+    Product("salesforce", "Salesforce", "crm", "connectors.salesforce"),
+    Product("slack", "Slack", "chat", "connectors.slack"),
+    Product("jira", "Jira Cloud", "tracker", "connectors.jira"),
+    Product("linear", "Linear", "tracker", "connectors.linear"),
+    Product("notion", "Notion", "knowledge", "connectors.notion"),
+    Product("confluence", "Confluence", "knowledge", "connectors.confluence"),
+    Product("guru", "Guru", "knowledge", "connectors.guru"),
+)
+
+
+def find_product(name: str) -> Product:
+    for product in PRODUCTS:
+        if product.name == name:
+            return product
+    raise ConfigError(f"unknown product {name!r}; known: {', '.join(p.name for p in PRODUCTS)}")
+
+
+def load_settings(settings_type: type[VendorSettings], **given: Any) -> VendorSettings:
+    """The product's settings from the environment (or `given`); ConfigError names each variable at fault."""
+    try:
+        return settings_type(**given)
+    except ValidationError as exc:
+        problems: list[str] = []
+        for error in exc.errors():
+            field = str(error["loc"][0]) if error["loc"] else "?"
+            what = "is not set" if error["type"] == "missing" else f"is invalid: {error['msg']}"
+            problems.append(f"{settings_type.variable(field)} {what}")
+        raise ConfigError("; ".join(problems)) from None
+
+
+def open_product(product: Product, *, transport: httpx.AsyncBaseTransport | None = None) -> Adapter:
+    """The product's adapter, configured from the environment."""
+    module = importlib.import_module(product.module)
+    settings = load_settings(module.SETTINGS)
+    try:
+        adapter: Adapter = module.ADAPTER(settings, transport=transport)
+    except ConfigError as exc:
+        raise ConfigError(f"{product.title}: {exc}") from None
+    return adapter
