@@ -28,7 +28,7 @@ async def read(subject: Subject) -> Any:
 
 
 def found(result: Any) -> int:
-    items: list[Any] = result if isinstance(result, list) else result.items
+    items: list[Any] = result.items if hasattr(result, "items") else result
     return len(items)
 
 
