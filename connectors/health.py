@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
 from connectors.errors import ConnectorError
-from connectors.http import Upstream
+
+if TYPE_CHECKING:  # the local adapter imports this module and must not pay for the HTTP stack
+    from connectors.http import Upstream
 
 
 class Health(BaseModel):

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import anyio.to_thread
 
 from connectors.errors import NotFoundError
+from connectors.health import Health
 from connectors.models import (
     Account,
     Article,
@@ -219,6 +220,15 @@ class LocalWorkspace:
             receipt = write()
             self._db.execute("INSERT INTO idempotency VALUES (?, ?)", (key, receipt.model_dump_json()))
         return receipt
+
+    async def check(self) -> Health:
+        """Always reachable; says how much it holds."""
+
+        def count() -> int:
+            row: tuple[int] = self._db.execute("SELECT count(*) FROM records").fetchone()
+            return row[0]
+
+        return Health(ok=True, detail=f"embedded workspace with {await self._run(count)} records")
 
     # support platform
 

@@ -1,99 +1,59 @@
-"""The command line: `escalation-mcp` serves MCP over stdio; `serve --http` and `demo` do what they say."""
+"""The entry point. Bare `escalation-mcp` (what desktop clients start) serves stdio without loading the CLI
+framework, which saves a tenth of the cold start; anything else goes to the commands in `server.commands`."""
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
-from typing import Annotated
 
-import typer
 from pydantic import ValidationError
 
-from server.models import Language
 from server.settings import Settings
 
-cli = typer.Typer(
-    name="escalation-mcp",
-    help="An MCP server that runs customer-support escalations properly.",
-    no_args_is_help=False,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
+
+def settings_problem(exc: ValidationError) -> str:
+    """One line naming each variable at fault and what is wrong with it."""
+    problems = "; ".join(
+        f"ESCALATION_{'_'.join(str(p) for p in e['loc']).upper() or '?'}: {e['msg']}" for e in exc.errors()
+    )
+    return f"invalid settings: {problems}"
 
 
-def _settings() -> Settings:
+def connectors_problem(settings: Settings) -> str | None:
+    """Why the chosen products cannot be opened (each variable to set), or None."""
+    from connectors.products import ConfigError
+    from server.wiring import vendor_products
+
     try:
-        return Settings()
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"ESCALATION_{'_'.join(str(p) for p in e['loc']).upper() or '?'}: {e['msg']}" for e in exc.errors()
-        )
-        typer.echo(f"error: invalid settings: {problems}", err=True)
-        raise typer.Exit(2) from None
+        vendor_products(settings)
+    except ConfigError as exc:
+        return str(exc)
+    return None
 
 
-def _logging(settings: Settings) -> None:
+def configure_logging(settings: Settings) -> None:
     # stdout carries the protocol over stdio: logs go to stderr only.
     logging.basicConfig(stream=sys.stderr, level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
 
 
-@cli.callback(invoke_without_command=True)
-def main_callback(ctx: typer.Context) -> None:
-    """Without a command, serve MCP over stdio (what Claude Desktop starts)."""
-    if ctx.invoked_subcommand is None:
-        serve(http=False, host=None, port=None)
-
-
-@cli.command()
-def serve(
-    http: Annotated[bool, typer.Option("--http", help="Serve streamable HTTP instead of stdio.")] = False,
-    host: Annotated[str | None, typer.Option(help="HTTP bind address [default: ESCALATION_HTTP_HOST].")] = None,
-    port: Annotated[int | None, typer.Option(help="HTTP port [default: ESCALATION_HTTP_PORT].")] = None,
-) -> None:
-    """Serve MCP over stdio, or over streamable HTTP at http://HOST:PORT/mcp."""
+def _serve_stdio() -> None:
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        sys.exit(f"error: {settings_problem(exc)}")
+    configure_logging(settings)
+    problem = connectors_problem(settings)
+    if problem is not None:
+        sys.exit(f"error: {problem}")
     from server.app import build_server
 
-    settings = _settings()
-    _logging(settings)
-    server = build_server(settings)
-    if http:
-        server.run("streamable-http", host=host or settings.http_host, port=port or settings.http_port)
-    else:
-        server.run("stdio")
-
-
-@cli.command()
-def demo(
-    issue: Annotated[str | None, typer.Argument(help="The issue [default: the Acme Corp 500s].")] = None,
-    customer: Annotated[str | None, typer.Option(help="Customer name as in the workspace.")] = None,
-    lang: Annotated[str, typer.Option("--lang", help="Brief language: en, ko or ja.")] = "en",
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
-) -> None:
-    """Run the seven-step workflow on the embedded workspace and print every step."""
-    import anyio
-
-    from server import demo as scripted
-    from server.render import print_run
-
-    if lang not in ("en", "ko", "ja"):
-        typer.echo(f"error: unknown language {lang!r}: use en, ko or ja", err=True)
-        raise typer.Exit(2)
-    language: Language = lang  # pyright: ignore[reportAssignmentType]  # checked just above
-    if issue is None:
-        issue, customer = scripted.DEFAULT_ISSUE, customer or scripted.DEFAULT_CUSTOMER
-    settings = _settings()
-    _logging(settings)
-    try:
-        run = anyio.run(lambda: scripted.run(issue, customer, language=language))
-    except scripted.DemoError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
-    if as_json:
-        typer.echo(json.dumps(run.model_dump(mode="json"), indent=2, ensure_ascii=False))
-    else:
-        print_run(run)
+    build_server(settings).run("stdio")
 
 
 def main() -> None:
-    cli()
+    if len(sys.argv) == 1:
+        _serve_stdio()
+    else:
+        from server.commands import cli
+
+        cli()

@@ -8,6 +8,7 @@ from rich.panel import Panel
 from rich.table import Table
 
 from server.demo import DemoRun
+from server.doctor import Diagnosis
 
 _STATUS_STYLE = {"ok": "green", "truncated": "yellow", "skipped": "dim", "not_connected": "dim"}
 
@@ -67,3 +68,25 @@ def print_run(run: DemoRun, console: Console | None = None) -> None:
         for item in run.schedule.followups:
             followups.add_row(item.kind, f"{item.due_at:%a %Y-%m-%d %H:%M %Z}", f"{item.latest_at:%H:%M}", item.cadence)
         out.print(Group(followups, f"time zone {run.schedule.timezone}, holidays {run.schedule.country or 'none'}"))
+
+
+_VERDICT_STYLE = {"ok": "green", "broken": "bold red", "not_connected": "dim"}
+
+
+def print_diagnoses(results: list[Diagnosis], console: Console | None = None) -> None:
+    """The doctor's table: one row per category."""
+    console = console or Console()
+    table = Table(title="escalation-mcp doctor")
+    for column in ("category", "product", "status", "detail", "headroom", "ms"):
+        table.add_column(column)
+    for r in results:
+        style = _VERDICT_STYLE[r.verdict]
+        table.add_row(
+            r.category,
+            r.product,
+            f"[{style}]{r.verdict.replace('_', ' ')}[/]",
+            r.detail,
+            r.headroom or "",
+            "" if r.elapsed_ms is None else str(r.elapsed_ms),
+        )
+    console.print(table)

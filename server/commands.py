@@ -1,0 +1,120 @@
+"""The commands: `serve` (stdio, or `--http`), `demo` and `doctor`; `server.cli.main` is the entry point."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+
+from server.cli import configure_logging, connectors_problem, settings_problem
+from server.models import Language
+from server.settings import Settings
+
+cli = typer.Typer(
+    name="escalation-mcp",
+    help="An MCP server that runs customer-support escalations properly.",
+    no_args_is_help=False,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        typer.echo(f"error: {settings_problem(exc)}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _check_connectors(settings: Settings) -> None:
+    problem = connectors_problem(settings)
+    if problem is not None:
+        typer.echo(f"error: {problem}", err=True)
+        raise typer.Exit(2)
+
+
+@cli.callback(invoke_without_command=True)
+def main_callback(ctx: typer.Context) -> None:
+    """Without a command, serve MCP over stdio (what Claude Desktop starts)."""
+    if ctx.invoked_subcommand is None:
+        serve(http=False, host=None, port=None)
+
+
+@cli.command()
+def serve(
+    http: Annotated[bool, typer.Option("--http", help="Serve streamable HTTP instead of stdio.")] = False,
+    host: Annotated[str | None, typer.Option(help="HTTP bind address [default: ESCALATION_HTTP_HOST].")] = None,
+    port: Annotated[int | None, typer.Option(help="HTTP port [default: ESCALATION_HTTP_PORT].")] = None,
+) -> None:
+    """Serve MCP over stdio, or over streamable HTTP at http://HOST:PORT/mcp."""
+    from server.app import build_server
+
+    settings = _settings()
+    configure_logging(settings)
+    _check_connectors(settings)
+    server = build_server(settings)
+    if http:
+        server.run("streamable-http", host=host or settings.http_host, port=port or settings.http_port)
+    else:
+        server.run("stdio")
+
+
+@cli.command()
+def demo(
+    issue: Annotated[str | None, typer.Argument(help="The issue [default: the Acme Corp 500s].")] = None,
+    customer: Annotated[str | None, typer.Option(help="Customer name as in the workspace.")] = None,
+    lang: Annotated[str, typer.Option("--lang", help="Brief language: en, ko or ja.")] = "en",
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Run the seven-step workflow on the embedded workspace and print every step."""
+    import anyio
+
+    from server import demo as scripted
+    from server.render import print_run
+
+    if lang not in ("en", "ko", "ja"):
+        typer.echo(f"error: unknown language {lang!r}: use en, ko or ja", err=True)
+        raise typer.Exit(2)
+    language: Language = lang  # pyright: ignore[reportAssignmentType]  # checked just above
+    if issue is None:
+        issue, customer = scripted.DEFAULT_ISSUE, customer or scripted.DEFAULT_CUSTOMER
+    settings = _settings()
+    configure_logging(settings)
+    try:
+        run = anyio.run(lambda: scripted.run(issue, customer, language=language))
+    except scripted.DemoError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    if as_json:
+        typer.echo(json.dumps(run.model_dump(mode="json"), indent=2, ensure_ascii=False))
+    else:
+        print_run(run)
+
+
+@cli.command()
+def doctor(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Check each configured connector (configuration, auth, reachability, rate-limit headroom).
+
+    Exits 1 when a configured connector is broken.
+    """
+    from datetime import UTC, datetime
+
+    import anyio
+
+    from server.doctor import diagnose
+    from server.render import print_diagnoses
+
+    settings = _settings()
+    configure_logging(settings)
+    results = anyio.run(lambda: diagnose(settings, now=datetime.now(UTC)))
+    if as_json:
+        typer.echo(json.dumps([r.model_dump(mode="json") for r in results], indent=2))
+    else:
+        print_diagnoses(results)
+    if any(r.verdict == "broken" for r in results):
+        raise typer.Exit(1)
