@@ -159,6 +159,14 @@ def parse(source: str, model: type[M], body: Json) -> M:
         return model.model_validate(body)
 
 
+@dataclass(frozen=True)
+class Reply:
+    """A decoded answer with its headers, for vendors that page or report through headers (Guru's Link)."""
+
+    body: Json
+    headers: httpx.Headers
+
+
 class _Garbage(UpstreamError):
     """A 2xx whose body is not JSON: a proxy's error page, a truncated answer."""
 
@@ -234,6 +242,23 @@ class Upstream:
         idempotent: bool,
     ) -> Json:
         """Send with pacing, breaker, deadline and retries; the decoded JSON body (None when empty)."""
+        reply = await self.exchange(
+            method, path, params=params, json=json, data=data, headers=headers, idempotent=idempotent
+        )
+        return reply.body
+
+    async def exchange(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Json = None,
+        data: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        idempotent: bool,
+    ) -> Reply:
+        """As `request`, with the answer's headers kept."""
         deadline = self._deadline()
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self.policy.attempts) | _StopBefore(deadline),
@@ -260,7 +285,7 @@ class Upstream:
         json: Json,
         data: Mapping[str, str] | None,
         headers: Mapping[str, str] | None,
-    ) -> Json:
+    ) -> Reply:
         if self._hold_until > deadline:
             raise RateLimitedError(
                 self.source, "rate limited: the vendor's pause ends after this call's deadline", retry_after=None
@@ -292,7 +317,7 @@ class Upstream:
         except httpx.TransportError as exc:
             self._breaker.failed()
             raise _ConnectionFailed(self.source, exc, host=self._client.base_url.host) from None
-        return self._read(response)
+        return Reply(self._read(response), response.headers)
 
     def _read(self, response: httpx.Response) -> Json:
         """The decoded body of a 2xx; otherwise the error it means. Keeps the breaker's books."""
@@ -462,16 +487,3 @@ async def paginate(
             cursor = None
             break
     return Page[T](items=items, next_cursor=cursor)
-
-
-__all__ = [
-    "Headroom",
-    "Json",
-    "Policy",
-    "Upstream",
-    "headroom_of",
-    "paginate",
-    "parse",
-    "retry_after_of",
-    "shape",
-]
