@@ -186,6 +186,7 @@ class Upstream:
         credentials_hint: str = "",
         transport: httpx.AsyncBaseTransport | None = None,
         inspect: Inspect | None = None,
+        inspect_statuses: frozenset[int] = frozenset(),
         describe: Describe | None = None,
     ) -> None:
         self.source = source
@@ -194,6 +195,7 @@ class Upstream:
         self._secrets = [s for s in secrets if s]
         self._hint = credentials_hint
         self._inspect = inspect
+        self._inspect_statuses = inspect_statuses  # non-2xx statuses whose JSON bodies `inspect` reads first
         self._describe = describe
         self._breaker = CircuitBreaker(
             source, failures=self.policy.breaker_failures, cooldown=self.policy.breaker_cooldown
@@ -330,24 +332,33 @@ class Upstream:
             raise UpstreamError(self.source, f"failed (HTTP {status}){self._detail(response)}", status=status)
         if not 200 <= status < 300:
             self._breaker.released()  # the vendor is up; it said no
+            if status in self._inspect_statuses:  # e.g. GraphQL errors (Linear's rate limit) in a 400
+                self._run_inspect(response, _json_or_none(response))
             raise self._refusal(response)
         try:
             body = self._json(response)
         except _Garbage:
             self._breaker.failed()
             raise
-        if self._inspect is not None:
-            try:
-                self._inspect(response, body)
-            except RateLimitedError as exc:
-                self._breaker.released()
-                self._hold(exc.retry_after)
-                raise self._scrubbed(exc) from None
-            except ConnectorError as exc:
-                self._breaker.released()
-                raise self._scrubbed(exc) from None
+        try:
+            self._run_inspect(response, body)
+        except ConnectorError:
+            self._breaker.released()
+            raise
         self._breaker.succeeded()
         return body
+
+    def _run_inspect(self, response: httpx.Response, body: Json) -> None:
+        """The adapter's reading of a body: errors and rate limits some vendors send inside it."""
+        if self._inspect is None:
+            return
+        try:
+            self._inspect(response, body)
+        except RateLimitedError as exc:
+            self._hold(exc.retry_after)
+            raise self._scrubbed(exc) from None
+        except ConnectorError as exc:
+            raise self._scrubbed(exc) from None
 
     def _refusal(self, response: httpx.Response) -> ConnectorError:
         status, detail = response.status_code, self._detail(response)
@@ -446,6 +457,13 @@ class Upstream:
             exc.detail if isinstance(exc, ConnectorError) else type(exc).__name__,
             rs.upcoming_sleep,
         )
+
+
+def _json_or_none(response: httpx.Response) -> Json:
+    try:
+        return response.json()
+    except ValueError:
+        return None
 
 
 class _StopBefore(stop_base):
