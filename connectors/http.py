@@ -122,10 +122,17 @@ def _number(text: str | None) -> float | None:
 
 
 def retry_after_of(response: httpx.Response, *, now: float | None = None) -> float | None:
-    """Seconds the vendor asked us to wait: Retry-After as seconds or an HTTP date."""
+    """Seconds the vendor asked us to wait: Retry-After (seconds or an HTTP date), else the
+    `X-RateLimit-Reset` of vendors that send only that (Intercom: a Unix time in seconds)."""
+    current = now if now is not None else time.time()
     value = response.headers.get("retry-after")
     if value is None:
-        return None
+        reset = _number(response.headers.get("x-ratelimit-reset"))
+        if reset is None:
+            return None
+        if reset > 1e12:  # a Unix time in milliseconds
+            reset /= 1000
+        return max(0.0, reset - current) if reset > 1e9 else max(0.0, reset)  # a time, or seconds to wait
     seconds = _number(value)
     if seconds is not None:
         return max(0.0, seconds)
@@ -133,8 +140,7 @@ def retry_after_of(response: httpx.Response, *, now: float | None = None) -> flo
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
-    current = datetime.fromtimestamp(now if now is not None else time.time(), UTC)
-    return max(0.0, (when - current).total_seconds())
+    return max(0.0, (when - datetime.fromtimestamp(current, UTC)).total_seconds())
 
 
 @contextmanager
