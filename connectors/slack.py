@@ -1,0 +1,404 @@
+"""Slack as the chat: messages found with the Web API's search, escalations posted to a channel.
+
+Endpoints (Web API, `https://slack.com/api/<method>`):
+- `GET search.messages?query=&count=&page=&sort=score`: a USER token (xoxp-) with `search:read`;
+  bot tokens cannot search. Matches carry `channel{id,name}`, `user`/`username`, `text`, `ts` and
+  `permalink`; pages are `paging{count,total,page,pages}` (`count` at most 100).
+- `POST chat.postMessage` with a JSON body (`channel` as an ID or a name, `text`): the BOT token
+  (xoxb-, `chat:write`) when one is set, else the user token (the message then shows as that user).
+  No idempotency key exists, so the write is never retried once sent; `Receipts` covers retries.
+- `GET chat.getPermalink`: the posted message's link for the receipt (best effort).
+- `POST auth.test`: who each token belongs to, for the doctor.
+
+Slack answers most errors as HTTP 200 with `{"ok": false, "error": "<code>"}`; `_inspect` maps them
+(auth codes, `channel_not_found`, `ratelimited`). Rate limits are per method per workspace:
+`search.messages` is Tier 2 (20+ per minute, bursts tolerated), `chat.postMessage` about one per
+second per channel; a 429 carries Retry-After, which `Upstream` honours. We pace at 20 a minute with
+a burst of 10, so one sentence searched word by word never trips the limit.
+
+Slack search ANDs the words of a query and has no OR, so a sentence would find nothing: a
+single-word query is paged natively; with several key words we search each word alone (concurrently)
+and rank the union by how many of the words found a message, then by Slack's own order.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import cast
+from urllib.parse import parse_qs, urlsplit
+
+import anyio
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic_settings import SettingsConfigDict
+
+from connectors.errors import AuthError, ConnectorError, NotFoundError, RateLimitedError, UpstreamError
+from connectors.health import Health, probe
+from connectors.http import Json, Policy, Upstream, paginate, parse, retry_after_of
+from connectors.idempotency import Receipts
+from connectors.models import Message, Page, WriteReceipt
+from connectors.products import VendorSettings
+from connectors.query import keywords
+
+BASE_URL = "https://slack.com/api"
+MAX_COUNT = 100  # search.messages' largest page
+TERMS = 4  # words searched one by one for a sentence: each costs one Tier 2 call
+POLICY = Policy(rate=20 / 60, burst=10)
+
+_AUTH = frozenset(
+    {
+        "not_authed",
+        "invalid_auth",
+        "account_inactive",
+        "token_revoked",
+        "token_expired",
+        "no_permission",
+        "missing_scope",
+        "not_allowed_token_type",
+        "user_is_bot",
+        "access_denied",
+        "ekm_access_denied",
+        "org_login_required",
+        "team_access_not_granted",
+        "restricted_action",
+    }
+)
+_NOT_FOUND = frozenset({"channel_not_found", "message_not_found"})
+_RATE_LIMITED = frozenset({"ratelimited", "rate_limited"})  # the post methods spell it with an underscore
+_TRANSIENT = frozenset({"internal_error", "fatal_error", "service_unavailable", "request_timeout"})
+
+
+class SlackSettings(VendorSettings):
+    model_config = SettingsConfigDict(env_prefix="ESCALATION_SLACK_", extra="ignore", frozen=True)
+
+    token: SecretStr = Field(description="User token (xoxp-) with search:read; also posts when no bot token is set.")
+    bot_token: SecretStr | None = Field(
+        default=None, description="Bot token (xoxb-) with chat:write; posts as the app when set."
+    )
+    team_id: str | None = Field(default=None, description="Workspace ID to search; needed only with an org-wide token.")
+    base_url: str | None = Field(default=None, description="Overrides https://slack.com/api.")
+
+
+# -- vendor payloads (only the fields we read) ------------------------------------------------
+
+
+class _Vendor(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class _Channel(_Vendor):
+    id: str
+    name: str | None = None
+
+
+class _Match(_Vendor):
+    channel: _Channel
+    ts: str
+    text: str = ""
+    user: str | None = None
+    username: str | None = None
+    permalink: str | None = None
+
+    @field_validator("ts")
+    @classmethod
+    def _a_timestamp(cls, ts: str) -> str:
+        float(ts)  # "1508284197.000015": seconds since the epoch, as text (a ValueError is a shape error)
+        return ts
+
+
+class _Paging(_Vendor):
+    total: int = 0
+
+
+class _Messages(_Vendor):
+    matches: list[_Match] = []
+    paging: _Paging = Field(default_factory=_Paging)
+
+
+class _Search(_Vendor):
+    messages: _Messages
+
+
+class _Posted(_Vendor):
+    channel: str
+    ts: str
+
+
+class _Permalink(_Vendor):
+    permalink: str
+
+
+class _Who(_Vendor):
+    user: str | None = None
+    team: str | None = None
+    user_id: str | None = None
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+
+def _describe(body: Json) -> str | None:
+    """Slack errors: `{"ok": false, "error": "<code>"}` (a 429 carries `ratelimited`)."""
+    if isinstance(body, dict):
+        error = cast("dict[str, object]", body).get("error")
+        if isinstance(error, str) and error:
+            return error
+    return None
+
+
+def _offset(cursor: str | None) -> int:
+    if cursor is None:
+        return 0
+    if not cursor.isdigit():
+        raise ValueError(f"cursor {cursor!r} was not issued by the Slack adapter")
+    return int(cursor)
+
+
+def window(offset: int, size: int) -> tuple[int, int, int]:
+    """`(count, page, skip)`: the smallest Slack page that holds items `offset .. offset+size-1`
+    whole, so a cursor at any offset is served from one request; past 100 the page is partial."""
+    for count in range(size, MAX_COUNT + 1):
+        page = offset // count
+        if offset + size <= (page + 1) * count:
+            return count, page + 1, offset - page * count
+    return MAX_COUNT, offset // MAX_COUNT + 1, offset % MAX_COUNT
+
+
+_ENTITY = re.compile(r"<([^<>|]*)(?:\|([^<>]*))?>")
+
+
+def plain(text: str) -> str:
+    """Slack's message markup as people read it: `<@U1|ann>` is @ann, `<#C1|ops>` #ops, `<https://x|x>` x,
+    and the three characters Slack escapes (&, <, >) are themselves again."""
+
+    def readable(entity: re.Match[str]) -> str:
+        target, label = entity.group(1), entity.group(2)
+        if target.startswith(("@", "#")):
+            return f"{target[0]}{label or target[1:]}"
+        if target.startswith("!"):  # <!here>, <!channel>, <!subteam^S1|@team>
+            return label or f"@{target[1:]}"
+        return label or target
+
+    return _ENTITY.sub(readable, text).replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def _posted_at(ts: str) -> datetime:
+    return datetime.fromtimestamp(float(ts), UTC)
+
+
+def _thread_of(match: _Match) -> str | None:
+    """A reply's parent: its permalink carries `thread_ts` (search matches have no field for it)."""
+    if not match.permalink:
+        return None
+    parent = parse_qs(urlsplit(match.permalink).query).get("thread_ts")
+    return parent[0] if parent and parent[0] != match.ts else None
+
+
+def _message(match: _Match) -> Message:
+    return Message(
+        id=f"{match.channel.id}/{match.ts}",
+        channel=match.channel.name or match.channel.id,
+        author=match.username or match.user or "unknown",
+        text=plain(match.text),
+        posted_at=_posted_at(match.ts),
+        url=match.permalink,
+        thread_id=_thread_of(match),
+    )
+
+
+def rank(results: list[list[_Match]]) -> list[_Match]:
+    """One list from one search per word: messages more words found first, then Slack's own order."""
+    found: dict[tuple[str, str], tuple[int, int, _Match]] = {}
+    for matches in results:
+        for position, match in enumerate(matches):
+            key = (match.channel.id, match.ts)
+            hits, best, _ = found.get(key, (0, position, match))
+            found[key] = (hits + 1, min(best, position), match)
+    ordered = sorted(found.values(), key=lambda f: (-f[0], f[1], -float(f[2].ts), f[2].channel.id))
+    return [match for _, _, match in ordered]
+
+
+def _first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The error to raise from a group of concurrent failures: a connector error if there is one."""
+    flat: list[BaseException] = []
+    pending: list[BaseException] = [group]
+    while pending:
+        exc = pending.pop(0)
+        if isinstance(exc, BaseExceptionGroup):
+            pending.extend(cast("BaseExceptionGroup[BaseException]", exc).exceptions)
+        else:
+            flat.append(exc)
+    return next((e for e in flat if isinstance(e, ConnectorError)), flat[0])
+
+
+class Slack:
+    """The chat port over one Slack workspace."""
+
+    name = "slack"
+
+    def __init__(
+        self,
+        settings: SlackSettings,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        policy: Policy | None = None,
+    ) -> None:
+        token = settings.token.get_secret_value()
+        bot = settings.bot_token.get_secret_value() if settings.bot_token else None
+        self._bot = bot
+        self._team_id = settings.team_id
+        self._receipts = Receipts()
+        self._api = Upstream(
+            source=self.name,
+            base_url=(settings.base_url or BASE_URL).rstrip("/"),
+            headers={"authorization": f"Bearer {token}"},
+            secrets=[token, bot or ""],
+            credentials_hint="ESCALATION_SLACK_TOKEN and its scopes (CONNECTORS.md)",
+            policy=policy or POLICY,
+            transport=transport,
+            describe=_describe,
+            inspect=self._inspect,
+        )
+
+    # -- errors inside 200s ----------------------------------------------------------------------
+
+    def _variable(self, request: httpx.Request) -> str:
+        """The variable holding the token this request carried (posts carry the bot token when one is set)."""
+        bot = self._bot is not None and request.headers.get("authorization") == f"Bearer {self._bot}"
+        return "ESCALATION_SLACK_BOT_TOKEN" if bot else "ESCALATION_SLACK_TOKEN"
+
+    def _inspect(self, response: httpx.Response, body: Json) -> None:
+        if not isinstance(body, dict):
+            return
+        said = cast("dict[str, object]", body)
+        if said.get("ok") is not False:
+            return
+        error = str(said.get("error") or "unknown_error")
+        variable = self._variable(response.request)
+        if error in _RATE_LIMITED:
+            raise RateLimitedError(self.name, f"rate limited ({error})", retry_after=retry_after_of(response))
+        if error in ("not_allowed_token_type", "user_is_bot") and response.request.url.path.endswith(
+            "/search.messages"
+        ):
+            raise AuthError(
+                self.name,
+                f"search needs a user token (xoxp-) with search:read, not a bot token; "
+                f"check {variable} (CONNECTORS.md)",
+            )
+        if error == "not_in_channel":
+            raise AuthError(
+                self.name,
+                f"refused the post (not_in_channel): invite the app to the channel or grant chat:write.public; "
+                f"check {variable} (CONNECTORS.md)",
+            )
+        if error in _AUTH:
+            needed = said.get("needed")
+            scope = f", needs {needed}" if isinstance(needed, str) and needed else ""
+            raise AuthError(
+                self.name, f"rejected the credentials ({error}{scope}); check {variable} and its scopes (CONNECTORS.md)"
+            )
+        if error in _NOT_FOUND:
+            raise NotFoundError(self.name, f"not found ({error})")
+        if error in _TRANSIENT:
+            raise UpstreamError(self.name, f"failed ({error})", status=500)
+        raise UpstreamError(self.name, f"refused the request ({error})")
+
+    # -- chat port ---------------------------------------------------------------------------------
+
+    async def search_messages(self, query: str, *, limit: int = 10, cursor: str | None = None) -> Page[Message]:
+        words = keywords(query, limit=TERMS)
+        start = _offset(cursor)
+        if not words or limit <= 0:  # Slack cannot search for nothing; listing every channel is not a search
+            return Page[Message](items=[], next_cursor=None)
+
+        async def one_word(after: str | None, size: int) -> tuple[list[Message], str | None]:
+            offset = _offset(after)
+            count, page, skip = window(offset, size)
+            found = await self._search(words[0], count=count, page=page)
+            taken = found.matches[skip : skip + size]
+            more = offset + len(taken) < found.paging.total and bool(taken)
+            return [_message(m) for m in taken], str(offset + len(taken)) if more else None
+
+        async def many_words(after: str | None, size: int) -> tuple[list[Message], str | None]:
+            # Each word's first 100 matches, fetched whole every time, so the ranked union is the
+            # same list on every page and an offset into it never skips or repeats.
+            offset = _offset(after)
+            merged = rank(await self._search_each(words))
+            taken = merged[offset : offset + size]
+            more = offset + len(taken) < len(merged)
+            return [_message(m) for m in taken], str(offset + len(taken)) if more else None
+
+        fetch = one_word if len(words) == 1 else many_words
+        return await paginate(fetch, limit=limit, cursor=str(start), page_size=MAX_COUNT)
+
+    async def _search(self, word: str, *, count: int, page: int) -> _Messages:
+        params: dict[str, str | int] = {"query": word, "count": count, "page": page, "sort": "score"}
+        if self._team_id:
+            params["team_id"] = self._team_id
+        return parse(self.name, _Search, await self._api.get("/search.messages", params=params)).messages
+
+    async def _search_each(self, words: list[str]) -> list[list[_Match]]:
+        results: list[list[_Match]] = [[] for _ in words]
+
+        async def one(index: int, word: str) -> None:
+            results[index] = (await self._search(word, count=MAX_COUNT, page=1)).matches
+
+        try:
+            async with anyio.create_task_group() as group:
+                for index, word in enumerate(words):
+                    group.start_soon(one, index, word)
+        except BaseExceptionGroup as failed:
+            raise _first_error(failed) from None
+        return results
+
+    async def post_message(self, channel: str, text: str, *, idempotency_key: str) -> WriteReceipt:
+        as_bot = {"authorization": f"Bearer {self._bot}"} if self._bot else {}
+        # Slack reads a JSON body only with this content type (and warns without the charset).
+        headers = {"content-type": "application/json; charset=utf-8", **as_bot}
+
+        async def write() -> WriteReceipt:
+            body = {"channel": channel.strip().removeprefix("#"), "text": text}
+            answer = await self._api.post("/chat.postMessage", json=body, headers=headers, idempotent=False)
+            posted = parse(self.name, _Posted, answer)
+            return WriteReceipt(id=f"{posted.channel}/{posted.ts}", url=await self._permalink(posted, as_bot))
+
+        return await self._receipts.once(idempotency_key, write)
+
+    async def _permalink(self, posted: _Posted, as_bot: Mapping[str, str]) -> str | None:
+        """The message's link; the message is already posted, so failing to learn it must not fail the write."""
+        try:
+            answer = await self._api.request(
+                "GET",
+                "/chat.getPermalink",
+                params={"channel": posted.channel, "message_ts": posted.ts},
+                headers=as_bot,
+                idempotent=True,
+            )
+            return parse(self.name, _Permalink, answer).permalink
+        except ConnectorError:
+            return None
+
+    # -- doctor ------------------------------------------------------------------------------------
+
+    async def check(self) -> Health:
+        async def whoami() -> str:
+            user = await self._who(None)
+            if self._bot is None:
+                return f"{user.user or user.user_id} in {user.team}"
+            bot = await self._who(self._bot)
+            return f"{user.user or user.user_id} (search) and {bot.user or bot.user_id} (posts) in {user.team}"
+
+        return await probe(self._api, whoami)
+
+    async def _who(self, token: str | None) -> _Who:
+        headers = {"authorization": f"Bearer {token}"} if token else None
+        return parse(self.name, _Who, await self._api.post("/auth.test", headers=headers, idempotent=True))
+
+    async def aclose(self) -> None:
+        await self._api.aclose()
+
+
+SETTINGS = SlackSettings
+ADAPTER = Slack
