@@ -6,10 +6,16 @@ import json
 import os
 from typing import Any
 
+import anyio
+import httpx
 import pytest
 from typer.testing import CliRunner
 
 from server.commands import cli
+from server.doctor import diagnose
+from server.settings import Settings
+from tests.connectors.fakes.zendesk import EMAIL, FakeZendesk
+from tests.connectors.scenario import ANCHOR, SCENARIO, TOKEN
 
 
 @pytest.fixture(autouse=True)
@@ -70,3 +76,46 @@ def test_the_table_is_printed_for_people():
     assert result.exit_code == 0
     assert "escalation-mcp doctor" in result.output
     assert "embedded workspace" in result.output
+
+
+def zendesk_settings(monkeypatch: pytest.MonkeyPatch, **extra: str) -> Settings:
+    monkeypatch.setenv("ESCALATION_ZENDESK_SUBDOMAIN", "acme")
+    monkeypatch.setenv("ESCALATION_ZENDESK_EMAIL", EMAIL)
+    monkeypatch.setenv("ESCALATION_ZENDESK_TOKEN", TOKEN)
+    return Settings(support="zendesk", **extra)  # pyright: ignore[reportArgumentType]
+
+
+async def test_a_vendor_that_accepts_its_token_is_ok_and_says_as_whom(monkeypatch: pytest.MonkeyPatch):
+    fake = FakeZendesk(SCENARIO.shifted_to(ANCHOR))
+
+    [support, *_] = await diagnose(zendesk_settings(monkeypatch), now=ANCHOR, transport=fake.transport())
+
+    assert support.verdict == "ok"
+    assert support.product == "zendesk"
+    assert support.detail.startswith("authenticated as ")
+
+
+async def test_a_vendor_that_rejects_its_token_is_broken_and_the_token_is_not_shown(monkeypatch: pytest.MonkeyPatch):
+    fake = FakeZendesk(SCENARIO.shifted_to(ANCHOR), token="another-token")
+
+    [support, *_] = await diagnose(zendesk_settings(monkeypatch), now=ANCHOR, transport=fake.transport())
+
+    assert support.verdict == "broken"
+    assert "AuthError" in support.detail
+    assert "ESCALATION_ZENDESK_TOKEN" in support.detail
+    assert TOKEN not in support.model_dump_json()
+
+
+async def test_a_vendor_that_never_answers_is_broken_within_the_source_timeout(monkeypatch: pytest.MonkeyPatch):
+    async def hang(request: httpx.Request) -> httpx.Response:
+        await anyio.sleep(60)
+        raise AssertionError("unreachable")
+
+    started = anyio.current_time()
+    [support, *_] = await diagnose(
+        zendesk_settings(monkeypatch, source_timeout="0.3"), now=ANCHOR, transport=httpx.MockTransport(hang)
+    )
+
+    assert support.verdict == "broken"
+    assert "no answer within" in support.detail
+    assert anyio.current_time() - started < 5
