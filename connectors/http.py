@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import time
 from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
 from contextlib import contextmanager
@@ -105,12 +106,10 @@ def headroom_of(response: httpx.Response) -> Headroom | None:
         remaining = _number(response.headers.get(remaining_name))
         if remaining is not None:
             return Headroom(remaining, _number(response.headers.get(limit_name)))
-    usage = response.headers.get("sforce-limit-info", "")  # Salesforce: "api-usage=18/5000"
-    if usage.startswith("api-usage=") and "/" in usage:
-        used, _, limit = usage.removeprefix("api-usage=").partition("/")
-        used_n, limit_n = _number(used), _number(limit)
-        if used_n is not None and limit_n is not None:
-            return Headroom(limit_n - used_n, limit_n)
+    usage = re.search(r"api-usage=(\d+)/(\d+)", response.headers.get("sforce-limit-info", ""))
+    if usage is not None:  # Salesforce: "api-usage=18/5000; api-bursts=1/100"
+        used, limit = float(usage.group(1)), float(usage.group(2))
+        return Headroom(max(0.0, limit - used), limit)
     return None
 
 

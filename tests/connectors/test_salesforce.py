@@ -1,0 +1,289 @@
+"""Salesforce specifics, through the adapter and the fake org."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from pydantic import SecretStr
+
+from connectors.errors import AuthError, NotFoundError, RateLimitedError, UpstreamError
+from connectors.products import ConfigError, load_settings
+from connectors.salesforce import Salesforce, SalesforceSettings, soql_contains, soql_string
+from connectors.workspace import Workspace
+from tests.connectors.fakes.base import FAST, json_response
+from tests.connectors.fakes.salesforce import INSTANCE, USERNAME, FakeSalesforce, make, record_id
+from tests.connectors.scenario import ANCHOR, SCENARIO, TOKEN
+
+GLOBEX = record_id("001", "1001")
+
+
+def scenario() -> Workspace:
+    return SCENARIO.shifted_to(ANCHOR)
+
+
+def queries(fake: FakeSalesforce) -> list[str]:
+    return [r.url.params["q"] for r in fake.requests if "q" in r.url.params]
+
+
+def adapter_for(
+    fake: FakeSalesforce, *, arr_field: str | None = "ARR__c", plan_field: str | None = "Plan__c"
+) -> Salesforce:
+    config = SalesforceSettings(
+        token=SecretStr(TOKEN), instance_url=INSTANCE, arr_field=arr_field, plan_field=plan_field
+    )
+    return Salesforce(config, policy=FAST, transport=fake.transport())
+
+
+async def test_a_search_sends_the_bearer_token_and_one_soql_query_on_the_configured_version():
+    adapter, fake = make(scenario())
+
+    await adapter.search_accounts("Acme", limit=5)
+
+    [request] = fake.requests
+    assert request.headers["authorization"] == f"Bearer {TOKEN}"
+    assert request.url.path == "/services/data/v62.0/query"
+    assert request.url.params["q"] == (
+        "SELECT Id, Name, Website, Owner.Name, ARR__c, Plan__c, Renewal_Date__c, BillingCountry FROM Account "
+        "WHERE Name LIKE '%Acme%' OR Website LIKE '%Acme%' ORDER BY Name LIMIT 5"
+    )
+
+
+async def test_an_account_carries_arr_plan_renewal_owner_and_country_from_their_fields():
+    adapter, _ = make(scenario())
+
+    [globex] = await adapter.search_accounts("Globex", limit=5)
+
+    assert globex.id == GLOBEX
+    assert (globex.arr, globex.plan, globex.renewal_date) == (250_000, "Enterprise", date(2027, 1, 15))
+    assert (globex.owner, globex.country, globex.domain) == ("Dana Scully", "US", "globex.com")
+
+
+async def test_a_website_url_finds_the_account_by_its_host():
+    adapter, fake = make(scenario())
+
+    accounts = await adapter.search_accounts("https://www.globex.com/pricing", limit=5)
+
+    assert [a.name for a in accounts] == ["Globex"]
+    assert "Website LIKE '%globex.com%'" in queries(fake)[0]
+
+
+async def test_an_apostrophe_in_a_name_is_escaped_and_still_finds_the_account():
+    adapter, fake = make(scenario())
+    fake.add("Account", Id=record_id("001", "2001"), Name="O'Brien & Sons", Website="obrien.example")
+
+    accounts = await adapter.search_accounts("O'Brien", limit=5)
+
+    assert [a.name for a in accounts] == ["O'Brien & Sons"]
+    assert "Name LIKE '%O\\'Brien%'" in queries(fake)[0]
+
+
+@pytest.mark.parametrize("attack", ["x' OR Name LIKE '%", "x\\' OR Name != '", "Globex' LIMIT 1 --", "\\"])
+async def test_quotes_and_backslashes_in_a_query_cannot_change_the_soql(attack: str):
+    adapter, fake = make(scenario())
+
+    accounts = await adapter.search_accounts(attack, limit=5)
+
+    assert accounts == []  # the whole text stayed one literal, so it matched no name
+    assert len(fake.requests) == 1  # and it parsed: a MALFORMED_QUERY would have failed the search
+
+
+async def test_percent_and_underscore_in_a_query_match_only_themselves():
+    adapter, fake = make(scenario())
+    fake.add("Account", Id=record_id("001", "2002"), Name="100% Juice", Website=None)
+    fake.add("Account", Id=record_id("001", "2003"), Name="1000 Juices", Website=None)
+    fake.add("Account", Id=record_id("001", "2004"), Name="Snake_Case Ltd", Website=None)
+    fake.add("Account", Id=record_id("001", "2005"), Name="SnakeXCase Ltd", Website=None)
+
+    assert [a.name for a in await adapter.search_accounts("100%", limit=5)] == ["100% Juice"]
+    assert [a.name for a in await adapter.search_accounts("Snake_Case", limit=5)] == ["Snake_Case Ltd"]
+
+
+def test_soql_literals_escape_every_reserved_character():
+    assert soql_string('O\'Brien \\ "quoted"\n\x00') == "'O\\'Brien \\\\ \\\"quoted\\\"\\n'"
+    assert soql_contains("50%_off") == "'%50\\%\\_off%'"
+
+
+async def test_arr_is_never_read_from_annual_revenue():
+    fake = FakeSalesforce(scenario())
+    adapter = adapter_for(fake, arr_field=None)
+
+    [globex] = await adapter.search_accounts("Globex", limit=5)
+
+    assert globex.arr is None
+    assert "AnnualRevenue" not in queries(fake)[0]
+
+
+async def test_a_configured_field_the_org_lacks_names_the_setting_to_change():
+    fake = FakeSalesforce(scenario())
+    adapter = adapter_for(fake, arr_field="Annual_Recurring_Revenue__c")
+
+    with pytest.raises(UpstreamError, match="set ESCALATION_SALESFORCE_ARR_FIELD") as raised:
+        await adapter.search_accounts("Globex", limit=5)
+
+    assert "Annual_Recurring_Revenue__c" in str(raised.value)
+
+
+async def test_the_health_check_reports_a_missing_field_before_any_search():
+    fake = FakeSalesforce(scenario())
+    adapter = adapter_for(fake, plan_field="Tier__c")
+
+    health = await adapter.check()
+
+    assert not health.ok
+    assert "ESCALATION_SALESFORCE_PLAN_FIELD" in health.detail
+
+
+async def test_open_deals_ask_for_the_open_opportunities_of_that_account_only():
+    adapter, fake = make(scenario())
+
+    deals = await adapter.open_deals(GLOBEX)
+
+    assert [(d.name, d.stage, d.account_id) for d in deals] == [("Globex expansion", "Negotiation/Review", GLOBEX)]
+    assert f"WHERE AccountId = '{GLOBEX}' AND IsClosed = false ORDER BY CloseDate, Name" in queries(fake)[0]
+
+
+async def test_open_deals_follow_next_records_url_until_done():
+    adapter, fake = make(scenario())
+    fake.batch_size = 1
+    for i, day in enumerate([date(2026, 12, 1), date(2027, 2, 1)], 1):
+        opportunity = {"Name": f"Globex add-on {i}", "Amount": 1000.0 * i, "StageName": "Prospecting"}
+        fake.add("Opportunity", Id=record_id("006", f"600{i}"), CloseDate=day.isoformat(), AccountId=GLOBEX,
+                 IsClosed=False, IsWon=False, **opportunity)  # fmt: skip
+
+    deals = await adapter.open_deals(GLOBEX)
+
+    assert [d.name for d in deals] == ["Globex add-on 1", "Globex expansion", "Globex add-on 2"]
+    assert [r.url.path.startswith("/services/data/v62.0/query/01g") for r in fake.requests] == [False, True, True]
+
+
+async def test_a_next_records_url_off_the_data_api_is_refused_and_never_followed():
+    adapter, fake = make(scenario())
+    fake.fail_next(
+        json_response(
+            200, {"totalSize": 2, "done": False, "nextRecordsUrl": "https://elsewhere.example/steal", "records": []}
+        )
+    )
+
+    with pytest.raises(UpstreamError, match="nextRecordsUrl"):
+        await adapter.open_deals(GLOBEX)
+
+    assert [r.url.host for r in fake.requests] == ["acme.my.salesforce.com"]
+
+
+async def test_an_account_id_that_is_not_a_record_id_is_not_found_without_a_request():
+    adapter, fake = make(scenario())
+
+    with pytest.raises(NotFoundError):
+        await adapter.open_deals("1001' OR IsClosed = true")
+
+    assert fake.requests == []
+
+
+async def test_a_used_up_api_allocation_is_retried_then_raised_as_rate_limited_not_as_bad_credentials():
+    adapter, fake = make(scenario())
+    fake.fail_next(*[fake.rate_limited(0) for _ in range(10)])
+
+    with pytest.raises(RateLimitedError, match="REQUEST_LIMIT_EXCEEDED"):
+        await adapter.search_accounts("Globex", limit=5)
+
+    assert len(fake.requests) == FAST.attempts
+
+
+async def test_a_concurrent_request_limit_that_clears_is_waited_out():
+    adapter, fake = make(scenario())
+    fake.fail_next(
+        json_response(
+            403, [{"message": "ConcurrentPerOrgLongTxn Limit exceeded.", "errorCode": "REQUEST_LIMIT_EXCEEDED"}]
+        )
+    )
+
+    assert [a.name for a in await adapter.search_accounts("Globex", limit=5)] == ["Globex"]
+
+
+async def test_a_permission_refusal_stays_an_auth_error():
+    adapter, fake = make(scenario())
+    fake.fail_next(json_response(403, [{"message": "API is not enabled for this Organization or Partner",
+                                        "errorCode": "API_DISABLED_FOR_ORG"}]))  # fmt: skip
+
+    with pytest.raises(AuthError, match="API_DISABLED_FOR_ORG"):
+        await adapter.search_accounts("Globex", limit=5)
+
+    assert len(fake.requests) == 1
+
+
+async def test_an_expired_session_is_an_auth_error_naming_the_token_variable():
+    adapter, fake = make(scenario())
+    fake.token = "expired"
+
+    with pytest.raises(AuthError, match="INVALID_SESSION_ID") as raised:
+        await adapter.search_accounts("Globex", limit=5)
+
+    assert "ESCALATION_SALESFORCE_TOKEN" in str(raised.value)
+
+
+async def test_the_health_check_names_the_user_and_reads_either_form_of_the_limit_header():
+    adapter, fake = make(scenario())
+    fake.bursts = True
+
+    health = await adapter.check()
+
+    assert health.ok
+    assert health.detail == f"authenticated as {USERNAME} on acme.my.salesforce.com"
+    assert health.headroom == f"{15000 - 1:g} of 15000 left"
+
+
+async def test_without_the_openid_scope_the_health_check_passes_without_a_name():
+    adapter, fake = make(scenario())
+    fake.openid = False
+
+    health = await adapter.check()
+
+    assert health.ok
+    assert "openid" in health.detail
+
+
+def test_a_missing_token_or_instance_is_a_config_error_naming_each_variable(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.delenv("ESCALATION_SALESFORCE_TOKEN", raising=False)
+    monkeypatch.delenv("ESCALATION_SALESFORCE_INSTANCE_URL", raising=False)
+
+    with pytest.raises(ConfigError) as raised:
+        load_settings(SalesforceSettings)
+
+    assert "ESCALATION_SALESFORCE_TOKEN is not set" in str(raised.value)
+    assert "ESCALATION_SALESFORCE_INSTANCE_URL is not set" in str(raised.value)
+
+
+@pytest.mark.parametrize(("given", "kept"), [("62", "v62.0"), ("62.0", "v62.0"), ("v64.0", "v64.0")])
+def test_the_api_version_is_kept_in_its_url_form(given: str, kept: str):
+    settings = SalesforceSettings(token=SecretStr(TOKEN), instance_url=INSTANCE, api_version=given)
+
+    assert settings.api_version == kept
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("ESCALATION_SALESFORCE_ARR_FIELD", "ARR__c FROM User WHERE Name != null"),
+     ("ESCALATION_SALESFORCE_INSTANCE_URL", "http://acme.my.salesforce.com"),
+     ("ESCALATION_SALESFORCE_API_VERSION", "latest")],
+)  # fmt: skip
+def test_a_setting_that_could_not_be_right_is_a_config_error(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+):
+    monkeypatch.setenv("ESCALATION_SALESFORCE_TOKEN", TOKEN)
+    monkeypatch.setenv("ESCALATION_SALESFORCE_INSTANCE_URL", INSTANCE)
+    monkeypatch.setenv(variable, value)
+
+    with pytest.raises(ConfigError, match=variable):
+        load_settings(SalesforceSettings)
+
+
+def test_an_empty_field_variable_means_the_field_is_not_read(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("ESCALATION_SALESFORCE_TOKEN", TOKEN)
+    monkeypatch.setenv("ESCALATION_SALESFORCE_INSTANCE_URL", INSTANCE + "/")
+    monkeypatch.setenv("ESCALATION_SALESFORCE_PLAN_FIELD", "")
+
+    settings = load_settings(SalesforceSettings)
+
+    assert isinstance(settings, SalesforceSettings)
+    assert (settings.plan_field, settings.instance_url) == (None, INSTANCE)
