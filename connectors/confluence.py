@@ -23,7 +23,7 @@ from typing import cast
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from connectors.errors import AuthError, UpstreamError
@@ -55,6 +55,12 @@ class ConfluenceSettings(VendorSettings):
         description="Overrides https://<site>.atlassian.net/wiki, e.g. "
         "https://api.atlassian.com/ex/confluence/<cloud id>/wiki for a scoped token.",
     )
+
+    @model_validator(mode="after")
+    def _site_or_base_url(self) -> ConfluenceSettings:
+        if not self.site and not self.base_url:
+            raise ValueError(f"{self.variable('site')} is not set (or set {self.variable('base_url')})")
+        return self
 
 
 # -- vendor payloads (only the fields we read) ------------------------------------------------

@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal, cast
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from connectors.health import Health, probe
@@ -73,6 +73,12 @@ class JiraSettings(VendorSettings):
         default=None,
         description="Overrides https://<site>.atlassian.net, e.g. https://api.atlassian.com/ex/jira/<cloud id>.",
     )
+
+    @model_validator(mode="after")
+    def _site_or_base_url(self) -> JiraSettings:
+        if not self.site and not self.base_url:
+            raise ValueError(f"{self.variable('site')} is not set (or set {self.variable('base_url')})")
+        return self
 
 
 # -- vendor payloads (only the fields we read) ------------------------------------------------

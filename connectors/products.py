@@ -70,9 +70,11 @@ def load_settings(settings_type: type[VendorSettings], **given: Any) -> VendorSe
     except ValidationError as exc:
         problems: list[str] = []
         for error in exc.errors():
-            field = str(error["loc"][0]) if error["loc"] else "?"
+            if not error["loc"]:  # a rule across fields, which names its variables itself
+                problems.append(str(error["msg"]).removeprefix("Value error, "))
+                continue
             what = "is not set" if error["type"] == "missing" else f"is invalid: {error['msg']}"
-            problems.append(f"{settings_type.variable(field)} {what}")
+            problems.append(f"{settings_type.variable(str(error['loc'][0]))} {what}")
         raise ConfigError("; ".join(problems)) from None
 
 
