@@ -90,3 +90,15 @@ def test_an_unknown_product_is_refused_naming_the_variable(monkeypatch: pytest.M
     assert result.exit_code == 2
     assert "ESCALATION_SUPPORT" in result.output
     assert "zendesk" in result.output
+
+
+@pytest.mark.parametrize("product", PRODUCTS, ids=[p.name for p in PRODUCTS])
+def test_every_variable_of_every_product_is_documented_in_connectors_md(product: typing.Any):
+    from pathlib import Path
+
+    documented = (Path(__file__).parents[2] / "CONNECTORS.md").read_text("utf-8")
+    settings: type[VendorSettings] = importlib.import_module(product.module).SETTINGS
+
+    missing = [settings.variable(f) for f in settings.model_fields if settings.variable(f) not in documented]
+
+    assert missing == []
