@@ -35,6 +35,7 @@ class CircuitBreaker:
         self._failures = 0
         self._opened_at: float | None = None
         self._trial_running = False
+        self._last = ""
 
     @property
     def state(self) -> State:
@@ -56,7 +57,8 @@ class CircuitBreaker:
         wait = max(0.0, self._cooldown - (self._clock() - self._opened_at))
         raise CircuitOpen(
             self._source,
-            f"not called: {self._failures} failures in a row; the next attempt goes out in {wait:.0f} s",
+            f"not called: {self._failures} failures in a row (the last: {self._last}); "
+            f"the next attempt goes out in {wait:.0f} s",
         )
 
     def succeeded(self) -> None:
@@ -64,7 +66,8 @@ class CircuitBreaker:
         self._opened_at = None
         self._trial_running = False
 
-    def failed(self) -> None:
+    def failed(self, what: str = "") -> None:
+        self._last = what or "unknown"
         self._failures += 1
         self._trial_running = False
         if self._opened_at is not None or self._failures >= self._threshold:

@@ -139,6 +139,8 @@ def retry_after_of(response: httpx.Response, *, now: float | None = None) -> flo
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
+    if when.tzinfo is None:  # the asctime form carries no zone; HTTP dates are UTC
+        when = when.replace(tzinfo=UTC)
     return max(0.0, (when - datetime.fromtimestamp(current, UTC)).total_seconds())
 
 
@@ -295,7 +297,9 @@ class Upstream:
     ) -> Reply:
         if self._hold_until > deadline:
             raise RateLimitedError(
-                self.source, "rate limited: the vendor's pause ends after this call's deadline", retry_after=None
+                self.source,
+                "rate limited: the vendor's pause ends after this call's deadline",
+                retry_after=self._hold_until - anyio.current_time(),
             )
         if self._hold_until > anyio.current_time():
             await anyio.sleep(self._hold_until - anyio.current_time())
@@ -315,15 +319,23 @@ class Upstream:
             response = await self._client.request(
                 method, path, params=params, json=json, data=data, headers=headers, timeout=timeout
             )
+        except anyio.get_cancelled_exc_class():
+            if anyio.current_time() >= deadline:
+                self._breaker.failed("no answer before the deadline")
+            else:
+                self._breaker.released()
+            raise
         except httpx.TimeoutException as exc:
-            self._breaker.failed()
             kind = type(exc).__name__.removesuffix("Timeout").lower() or "read"
-            raise ConnectorTimeout(
+            timeout_error = ConnectorTimeout(
                 self.source, f"no answer within {min(p.read_timeout, left):.1f} s ({kind})"
-            ) from None
+            )
+            self._breaker.failed(timeout_error.detail)
+            raise timeout_error from None
         except httpx.TransportError as exc:
-            self._breaker.failed()
-            raise _ConnectionFailed(self.source, exc, host=self._client.base_url.host) from None
+            unreachable = _ConnectionFailed(self.source, exc, host=self._client.base_url.host)
+            self._breaker.failed(unreachable.detail)
+            raise unreachable from None
         return Reply(self._read(response), response.headers)
 
     def _read(self, response: httpx.Response) -> Json:
@@ -333,8 +345,9 @@ class Upstream:
             self.headroom = headroom
         status = response.status_code
         if status >= 500:
-            self._breaker.failed()
-            raise UpstreamError(self.source, f"failed (HTTP {status}){self._detail(response)}", status=status)
+            error = UpstreamError(self.source, f"failed (HTTP {status}){self._detail(response)}", status=status)
+            self._breaker.failed(error.detail)
+            raise error
         if not 200 <= status < 300:
             self._breaker.released()  # the vendor is up; it said no
             if status in self._inspect_statuses:  # e.g. GraphQL errors (Linear's rate limit) in a 400
@@ -342,8 +355,8 @@ class Upstream:
             raise self._refusal(response)
         try:
             body = self._json(response)
-        except _Garbage:
-            self._breaker.failed()
+        except _Garbage as garbage:
+            self._breaker.failed(garbage.detail)
             raise
         try:
             self._run_inspect(response, body)
@@ -506,7 +519,6 @@ async def paginate(
         want = min(page_size, limit - len(items))
         got, cursor = await fetch(cursor, want)
         items.extend(got[:want])
-        if cursor is None or not got:
-            cursor = None
+        if cursor is None or not got:  # an empty page ends this call, but its cursor still says more remain
             break
     return Page[T](items=items, next_cursor=cursor)

@@ -34,6 +34,8 @@ def connectors_problem(settings: Settings) -> str | None:
 def configure_logging(settings: Settings) -> None:
     # stdout carries the protocol over stdio: logs go to stderr only.
     logging.basicConfig(stream=sys.stderr, level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
+    # httpx logs every URL at INFO, search terms (customer names, issue text) included: keep it to problems.
+    logging.getLogger("httpx").setLevel(max(logging.getLogger().level, logging.WARNING))
 
 
 def _serve_stdio() -> None:

@@ -22,7 +22,7 @@ import anyio
 from pydantic import BaseModel, Field
 
 from connectors import CRM, Category, Connectors
-from connectors.errors import ConnectorError
+from connectors.errors import ConnectorError, ConnectorTimeout
 from connectors.local import STOPWORDS
 from connectors.models import Account, Article, Deal, Message, Ticket, TrackerIssue
 from server.untrusted import clean_record
@@ -235,6 +235,8 @@ async def gather(
             report.status = "truncated" if cursor else "ok"
         except TimeoutError:
             report.status, report.error = "timed_out", f"no answer within {deadline:g} s"
+        except ConnectorTimeout as exc:  # the vendor's own timeout, inside our deadline
+            report.status, report.error = "timed_out", f"ConnectorTimeout: {exc.detail}"
         except ConnectorError as exc:
             report.status, report.error = "failed", f"{type(exc).__name__}: {exc.detail}"
         except Exception:  # one broken adapter must not cost the other sources their answers

@@ -10,7 +10,7 @@ import anyio
 import pytest
 
 from connectors import Category, Connectors
-from connectors.errors import UpstreamError
+from connectors.errors import ConnectorTimeout, UpstreamError
 from connectors.local import LocalWorkspace
 from connectors.models import Article, Message, Page, TrackerIssue, WriteReceipt
 from server.context import ContextReport, SourceReport, UnknownCustomer, gather
@@ -41,6 +41,18 @@ class SlowTracker:
         return Page[TrackerIssue](items=[])
 
     async def create_issue(self, title: str, body: str, *, labels: list[str], idempotency_key: str) -> WriteReceipt:
+        raise NotImplementedError
+
+
+class TimingOutChat:
+    """A vendor that did not answer within its own read timeout, inside our deadline."""
+
+    name = "timing-out-chat"
+
+    async def search_messages(self, query: str, *, limit: int = 10, cursor: str | None = None) -> Page[Message]:
+        raise ConnectorTimeout("timing-out-chat", "no answer within 2.0 s (read)")
+
+    async def post_message(self, channel: str, text: str, *, idempotency_key: str) -> WriteReceipt:
         raise NotImplementedError
 
 
@@ -180,6 +192,13 @@ async def test_slow_failing_and_broken_sources_are_labelled_while_the_others_sti
     assert "sk-live-secret" in caplog.text
     assert report.tickets
     assert report.account is not None
+
+
+async def test_a_vendor_timing_out_inside_the_deadline_is_labelled_timed_out_not_failed(workspace: LocalWorkspace):
+    report = await ask(Connectors(support=workspace, chat=TimingOutChat()), "Data export is missing rows")
+
+    chat = source(report, "chat")
+    assert (chat.status, chat.error) == ("timed_out", "ConnectorTimeout: no answer within 2.0 s (read)")
 
 
 async def test_progress_is_reported_once_per_source_asked(everything: Connectors):
