@@ -17,7 +17,6 @@ from datetime import UTC, datetime
 from importlib import resources
 from typing import Annotated, Any, Literal, TypeVar
 
-from jinja2 import Template
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError
 from mcp.server.mcpserver.tools import Tool
@@ -534,6 +533,8 @@ def build_server(
     ) -> str:
         """Package a support issue into an escalation: context, impact, target, brief, follow-ups."""
         text = resources.files("prompts").joinpath("customer_escalation.md.j2").read_text("utf-8")
+        from jinja2 import Template  # imported on first use: see BriefRenderer
+
         return Template(text, trim_blocks=True, lstrip_blocks=True).render(
             issue_summary=issue_summary, customer=customer
         )

@@ -8,13 +8,16 @@ affected, the ask and a deadline. An incomplete brief renders with a DRAFT banne
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
 from pydantic import Field
 
 from server.models import Frozen, Language, Severity, Target
 from server.routing import BRIEF_NEEDS
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
 
 COMMON_NEEDS: dict[str, str] = {
     "description": "issue description",
@@ -73,10 +76,17 @@ def missing_fields(brief: BriefInput) -> list[str]:
 
 
 class BriefRenderer:
-    """One jinja2 environment over the packaged templates; safe to share."""
+    """One jinja2 environment over the packaged templates; safe to share.
 
-    def __init__(self) -> None:
-        self._env = Environment(
+    Built on first use: importing jinja2 is a tenth of the server's cold start, and a session
+    that drafts no brief never pays it.
+    """
+
+    @cached_property
+    def _env(self) -> Environment:
+        from jinja2 import Environment, PackageLoader, StrictUndefined
+
+        return Environment(
             loader=PackageLoader("prompts", "templates"),
             undefined=StrictUndefined,
             autoescape=False,  # markdown, not HTML

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import holidays
-
 from server.models import FollowupPlan, Severity
+
+if TYPE_CHECKING:
+    import holidays
 
 Kind = Literal["internal", "customer"]
 
@@ -69,6 +70,8 @@ class BusinessCalendar:
             ) from exc
         table: holidays.HolidayBase | None = None
         if country is not None:
+            import holidays  # on first use: its tables are a tenth of the cold start
+
             try:
                 table = holidays.country_holidays(country.upper())
             except NotImplementedError as exc:
