@@ -136,28 +136,9 @@ class LocalWorkspace:
         return cls(workspace.shifted_to(now or datetime.now(UTC)))
 
     def _load(self, ws: Workspace) -> None:
-        def put(kind: str, record: Identified, text: str, customer: str | None = None, at: str | None = None) -> None:
-            rid: str = record.id
-            self._db.execute(
-                "INSERT INTO records VALUES (?, ?, ?, ?, ?)",
-                (kind, rid, customer, at, record.model_dump_json()),
-            )
-            self._db.execute("INSERT INTO search VALUES (?, ?, ?)", (kind, rid, text))
-
         with self._db:
-            for a in ws.accounts:
-                put("account", a, f"{a.name} {a.domain or ''}", customer=a.name)
-            for d in ws.deals:
-                put("deal", d, d.name, customer=d.account_id)
-            for t in ws.tickets:
-                text = " ".join([t.subject, t.body, *t.tags, *(c.body for c in t.comments)])
-                put("ticket", t, text, customer=t.customer, at=_instant(t.created_at))
-            for m in ws.messages:
-                put("message", m, f"{m.channel} {m.text}", at=_instant(m.posted_at))
-            for i in ws.issues:
-                put("issue", i, f"{i.id} {i.title} {' '.join(i.labels)}")
-            for art in ws.articles:
-                put("article", art, f"{art.title} {art.snippet}")
+            for record in itertools.chain(ws.accounts, ws.deals, ws.tickets, ws.messages, ws.issues, ws.articles):
+                self._index(record)
 
     async def _run(self, fn: Callable[[], R]) -> R:
         def locked() -> R:
@@ -200,9 +181,9 @@ class LocalWorkspace:
             raise NotFoundError(self.name, f"no {kind} with id {rid!r}")
         return model.model_validate_json(row[0])
 
-    def _replace(
-        self, kind: str, record: Identified, text: str, customer: str | None = None, at: str | None = None
-    ) -> None:
+    def _index(self, record: Identified) -> None:
+        """Store `record` with its search text, in place of any earlier version of it."""
+        kind, text, customer, at = _indexed(record)
         rid: str = record.id
         self._db.execute(
             "INSERT OR REPLACE INTO records VALUES (?, ?, ?, ?, ?)",
@@ -254,8 +235,7 @@ class LocalWorkspace:
             ticket = self._get("ticket", Ticket, ticket_id)
             note = Comment(author="escalation-mcp", body=body, created_at=datetime.now(UTC), public=False)
             updated = ticket.model_copy(update={"comments": [*ticket.comments, note]})
-            text = " ".join([updated.subject, updated.body, *updated.tags, *(c.body for c in updated.comments)])
-            self._replace("ticket", updated, text, customer=updated.customer, at=_instant(updated.created_at))
+            self._index(updated)
             return WriteReceipt(id=f"{ticket_id}#note-{len(updated.comments)}", url=ticket.url)
 
         return await self._run(lambda: self._once(f"note:{idempotency_key}", write))
@@ -301,7 +281,7 @@ class LocalWorkspace:
                 text=text,
                 posted_at=datetime.now(UTC),
             )
-            self._replace("message", message, f"{channel} {text}", at=_instant(message.posted_at))
+            self._index(message)
             return WriteReceipt(id=message.id)
 
         return await self._run(lambda: self._once(f"message:{idempotency_key}", write))
@@ -320,7 +300,7 @@ class LocalWorkspace:
                 labels=labels,
                 created_at=datetime.now(UTC),
             )
-            self._replace("issue", issue, f"{issue.id} {title} {body} {' '.join(labels)}")
+            self._index(issue)
             return WriteReceipt(id=issue.id)
 
         return await self._run(lambda: self._once(f"issue:{idempotency_key}", write))
@@ -329,6 +309,24 @@ class LocalWorkspace:
 
     async def search_articles(self, query: str, *, limit: int = 10, cursor: str | None = None) -> Page[Article]:
         return await self._run(lambda: self._search("article", Article, query, limit=limit, cursor=cursor))
+
+
+def _indexed(record: Identified) -> tuple[str, str, str | None, str | None]:
+    """A record's kind, search text, owning customer (account name, or account id for a deal) and sort time."""
+    match record:
+        case Account():
+            return "account", f"{record.name} {record.domain or ''}", record.name, None
+        case Deal():
+            return "deal", record.name, record.account_id, None
+        case Ticket():
+            text = " ".join([record.subject, record.body, *record.tags, *(c.body for c in record.comments)])
+            return "ticket", text, record.customer, _instant(record.created_at)
+        case Message():
+            return "message", f"{record.channel} {record.text}", None, _instant(record.posted_at)
+        case TrackerIssue():
+            return "issue", f"{record.id} {record.title} {' '.join(record.labels)}", None, None
+        case Article():
+            return "article", f"{record.title} {record.snippet}", None, None
 
 
 def _filters(*conditions: tuple[str, object]) -> tuple[str, list[object]]:

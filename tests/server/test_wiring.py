@@ -83,7 +83,7 @@ def test_serving_with_an_unconfigured_product_exits_before_serving_and_says_what
 
 
 def test_an_unknown_product_is_refused_naming_the_variable(monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("ESCALATION_SUPPORT", "freshdesk")
+    monkeypatch.setenv("ESCALATION_SUPPORT", "servicenow")
 
     result = CliRunner().invoke(cli, ["serve"])
 
