@@ -92,20 +92,21 @@ class Headroom:
         return f"{self.remaining:g} of {self.limit:g} left" if self.limit else f"{self.remaining:g} left"
 
 
-# (limit header, remaining header), as the vendors document them.
+# (limit headers, remaining header), as the vendors document them.
 _HEADROOM_HEADERS = (
-    ("x-ratelimit-limit", "x-ratelimit-remaining"),  # Intercom, Jira, Confluence, Guru
-    ("x-rate-limit", "x-rate-limit-remaining"),  # Zendesk
-    ("x-hubspot-ratelimit-max", "x-hubspot-ratelimit-remaining"),  # HubSpot
-    ("x-ratelimit-requests-limit", "x-ratelimit-requests-remaining"),  # Linear
+    (("x-ratelimit-limit", "x-ratelimit-total"), "x-ratelimit-remaining"),  # Intercom, Jira, Guru; Freshdesk
+    (("x-rate-limit",), "x-rate-limit-remaining"),  # Zendesk
+    (("x-hubspot-ratelimit-max",), "x-hubspot-ratelimit-remaining"),  # HubSpot
+    (("x-ratelimit-requests-limit",), "x-ratelimit-requests-remaining"),  # Linear
 )
 
 
 def headroom_of(response: httpx.Response) -> Headroom | None:
-    for limit_name, remaining_name in _HEADROOM_HEADERS:
+    for limit_names, remaining_name in _HEADROOM_HEADERS:
         remaining = _number(response.headers.get(remaining_name))
         if remaining is not None:
-            return Headroom(remaining, _number(response.headers.get(limit_name)))
+            limits = (_number(response.headers.get(name)) for name in limit_names)
+            return Headroom(remaining, next((n for n in limits if n is not None), None))
     usage = re.search(r"api-usage=(\d+)/(\d+)", response.headers.get("sforce-limit-info", ""))
     if usage is not None:  # Salesforce: "api-usage=18/5000; api-bursts=1/100"
         used, limit = float(usage.group(1)), float(usage.group(2))
