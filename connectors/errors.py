@@ -38,9 +38,12 @@ class RateLimitedError(ConnectorError):
 
 
 class UpstreamError(ConnectorError):
-    def __init__(self, source: str, message: str, status: int | None = None) -> None:
+    def __init__(
+        self, source: str, message: str, status: int | None = None, *, retry_after: float | None = None
+    ) -> None:
         super().__init__(source, message)
         self.status = status
+        self.retry_after = retry_after  # a 503 may say when to come back
 
 
 class ConnectorTimeout(ConnectorError):

@@ -346,7 +346,11 @@ class Upstream:
             self.headroom = headroom
         status = response.status_code
         if status >= 500:
-            error = UpstreamError(self.source, f"failed (HTTP {status}){self._detail(response)}", status=status)
+            wait = retry_after_of(response) if "retry-after" in response.headers else None  # 503s may say when
+            self._hold(wait)
+            error = UpstreamError(
+                self.source, f"failed (HTTP {status}){self._detail(response)}", status=status, retry_after=wait
+            )
             self._breaker.failed(error.detail)
             raise error
         if not 200 <= status < 300:
@@ -461,7 +465,7 @@ class Upstream:
         ceiling = min(p.backoff_cap, p.backoff * 2 ** (rs.attempt_number - 1))
         jittered = random.uniform(0, ceiling)
         exc = rs.outcome.exception() if rs.outcome is not None else None
-        if isinstance(exc, RateLimitedError) and exc.retry_after is not None:
+        if isinstance(exc, RateLimitedError | UpstreamError) and exc.retry_after is not None:
             return max(jittered, min(exc.retry_after, p.max_retry_after))
         return jittered
 

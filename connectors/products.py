@@ -45,9 +45,11 @@ class Product:
 PRODUCTS: tuple[Product, ...] = (
     Product("intercom", "Intercom", "support", "connectors.intercom"),
     Product("zendesk", "Zendesk", "support", "connectors.zendesk"),
+    Product("freshdesk", "Freshdesk", "support", "connectors.freshdesk"),
     Product("hubspot", "HubSpot", "crm", "connectors.hubspot"),
     Product("salesforce", "Salesforce", "crm", "connectors.salesforce"),
     Product("slack", "Slack", "chat", "connectors.slack"),
+    Product("teams", "Microsoft Teams", "chat", "connectors.teams"),
     Product("jira", "Jira Cloud", "tracker", "connectors.jira"),
     Product("linear", "Linear", "tracker", "connectors.linear"),
     Product("notion", "Notion", "knowledge", "connectors.notion"),

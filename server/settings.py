@@ -10,9 +10,9 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Each category's product: the embedded workspace, nothing, or a vendor (see CONNECTORS.md).
-SupportChoice = Literal["local", "none", "intercom", "zendesk"]
+SupportChoice = Literal["local", "none", "intercom", "zendesk", "freshdesk"]
 CrmChoice = Literal["local", "none", "hubspot", "salesforce"]
-ChatChoice = Literal["local", "none", "slack"]
+ChatChoice = Literal["local", "none", "slack", "teams"]
 TrackerChoice = Literal["local", "none", "jira", "linear"]
 KnowledgeChoice = Literal["local", "none", "notion", "confluence", "guru"]
 

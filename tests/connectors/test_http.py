@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
@@ -205,6 +206,21 @@ async def test_a_retry_after_in_seconds_is_waited_out_before_the_read_is_retried
 
     told, retried = up.arrivals["/items"]
     assert retried - told >= 0.9
+
+
+async def test_a_retry_after_on_a_503_is_waited_out_before_the_read_is_retried():
+    arrivals: list[float] = []
+
+    def vendor(request: httpx.Request) -> httpx.Response:
+        arrivals.append(time.monotonic())
+        if len(arrivals) == 1:
+            return httpx.Response(503, headers={"retry-after": "0.5"}, json={"error": "busy"})
+        return httpx.Response(200, json=OK)
+
+    async with opened("https://vendor.test", transport=httpx.MockTransport(vendor)) as api:
+        assert await api.get("/items") == OK
+
+    assert arrivals[1] - arrivals[0] >= 0.45
 
 
 async def test_a_retry_after_as_an_http_date_is_waited_out_before_the_read_is_retried():

@@ -15,9 +15,9 @@ from tests.connectors.fakes.base import FakeVendor
 from tests.connectors.scenario import ANCHOR, SCENARIO
 
 VENDORS: dict[str, list[str]] = {
-    "support": ["intercom", "zendesk"],
+    "support": ["intercom", "zendesk", "freshdesk"],
     "crm": ["hubspot", "salesforce"],
-    "chat": ["slack"],
+    "chat": ["slack", "teams"],
     "tracker": ["jira", "linear"],
     "knowledge": ["notion", "confluence", "guru"],
 }
