@@ -48,7 +48,7 @@ from connectors.health import Health, probe
 from connectors.http import Json, Policy, Reply, Upstream, paginate, parse
 from connectors.idempotency import Receipts
 from connectors.models import Comment, Page, Ticket, WriteReceipt
-from connectors.products import VendorSettings
+from connectors.products import VendorSettings, subdomain_of
 
 LIST_PAGE = 100  # the documented maximum per_page; the scan cursor counts in pages of this size
 CONVERSATION_PAGE = 100
@@ -76,11 +76,7 @@ class FreshdeskSettings(VendorSettings):
     @field_validator("domain")
     @classmethod
     def _bare_domain(cls, value: str) -> str:
-        """Accept `acme`, `acme.freshdesk.com` or the whole URL; keep `acme`."""
-        bare = re.sub(r"^https?://", "", value.strip()).split("/")[0].removesuffix(".freshdesk.com")
-        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9-]*", bare):
-            raise ValueError("expected the helpdesk domain only, like `acme` for acme.freshdesk.com")
-        return bare
+        return subdomain_of(value, "freshdesk.com")
 
 
 # -- vendor payloads (only the fields used) ------------------------------------------------

@@ -8,6 +8,7 @@ imported only when chosen, so an unused vendor costs nothing at startup.
 from __future__ import annotations
 
 import importlib
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +29,14 @@ class VendorSettings(BaseSettings):
     @classmethod
     def variable(cls, field: str) -> str:
         return f"{cls.model_config.get('env_prefix', '')}{field}".upper()
+
+
+def subdomain_of(value: str, domain: str) -> str:
+    """`acme` from `acme`, `acme.<domain>` or a whole URL on it; ValueError for anything else."""
+    bare = re.sub(r"^https?://", "", value.strip()).split("/")[0].removesuffix(f".{domain}")
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9-]*", bare):
+        raise ValueError(f"expected the subdomain only, like `acme` for acme.{domain}")
+    return bare
 
 
 class ConfigError(ValueError):

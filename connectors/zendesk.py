@@ -22,7 +22,6 @@ Export search has its own 100 requests per minute, which a one-page search stays
 from __future__ import annotations
 
 import base64
-import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,7 +35,7 @@ from connectors.health import Health, probe
 from connectors.http import Json, Policy, Upstream, paginate, parse
 from connectors.idempotency import Receipts
 from connectors.models import Comment, Page, Ticket, WriteReceipt
-from connectors.products import VendorSettings
+from connectors.products import VendorSettings, subdomain_of
 
 SEARCH_PAGE = 100  # export search allows 1000, but Zendesk recommends 100 when archived tickets are in scope
 COMMENT_PAGE = 100  # the comments endpoint's maximum
@@ -56,11 +55,7 @@ class ZendeskSettings(VendorSettings):
     @field_validator("subdomain")
     @classmethod
     def _bare_subdomain(cls, value: str) -> str:
-        """Accept `acme`, `acme.zendesk.com` or the whole URL; keep `acme`."""
-        bare = re.sub(r"^https?://", "", value.strip()).split("/")[0].removesuffix(".zendesk.com")
-        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9-]*", bare):
-            raise ValueError("expected the subdomain only, like `acme` for acme.zendesk.com")
-        return bare
+        return subdomain_of(value, "zendesk.com")
 
 
 # -- vendor payloads (only the fields used) ------------------------------------------------
