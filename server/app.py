@@ -53,6 +53,8 @@ INSTRUCTIONS = (
     "keep the follow-up cadence. The prompt customer-escalation walks through all seven steps."
 )
 
+# Connector records in gather_context's output: typed in the result, plain objects in the listing.
+RECORDS = frozenset({"Account", "Article", "Comment", "Deal", "Message", "Ticket", "TrackerIssue"})
 READ = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True)
 READ_LOCAL = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
 WRITE_LEDGER = ToolAnnotations(
@@ -166,7 +168,9 @@ def build_server(
             registered = Tool.from_function(fn, description=inspect.cleandoc(fn.__doc__ or ""), annotations=annotations)
             registered.parameters = compact(registered.parameters)
             if registered.fn_metadata.output_schema is not None:
-                registered.fn_metadata.output_schema = compact(registered.fn_metadata.output_schema, output=True)
+                registered.fn_metadata.output_schema = compact(
+                    registered.fn_metadata.output_schema, output=True, opaque=RECORDS
+                )
             tools.append(registered)
             return fn
 

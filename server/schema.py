@@ -9,13 +9,35 @@ from __future__ import annotations
 from typing import Any, cast
 
 
-def compact(schema: dict[str, Any], *, output: bool = False) -> dict[str, Any]:
-    """`schema` without titles and null defaults, with `anyOf [X, null]` folded into X's type.
+def compact(schema: dict[str, Any], *, output: bool = False, opaque: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """`schema` without titles and null defaults, with `anyOf [X, null]` folded.
 
-    An output schema also loses its defaults, `required` lists and string formats: they
-    constrain what the server sends, which the server already guarantees.
+    In an input schema the fold leaves X alone: an optional parameter is left out rather than
+    sent as null, and a plain type reads on every client (type arrays draw portability warnings).
+    An output schema keeps `[X, "null"]`, since the server does send nulls, and loses its defaults,
+    `required` lists and string formats: they constrain what the server sends, which the server
+    already guarantees. `$defs` named in `opaque` become plain objects: records whose fields the
+    model reads in the result itself and need not be told on every turn.
     """
-    return cast(dict[str, Any], _walk(schema, output=output, in_properties=False))
+    compacted = cast(dict[str, Any], _walk(schema, output=output, in_properties=False))
+    if not opaque:
+        return compacted
+    refs = {f"#/$defs/{name}" for name in opaque}
+    inlined = cast(dict[str, Any], _inline(compacted, refs))
+    defs = {k: v for k, v in cast(dict[str, Any], inlined.get("$defs", {})).items() if k not in opaque}
+    return {**inlined, "$defs": defs} if defs else {k: v for k, v in inlined.items() if k != "$defs"}
+
+
+def _inline(node: Any, refs: set[str]) -> Any:
+    """Every `$ref` to one of `refs` replaced by a plain object schema."""
+    if isinstance(node, list):
+        return [_inline(v, refs) for v in cast(list[Any], node)]
+    if not isinstance(node, dict):
+        return node
+    node = cast(dict[str, Any], node)
+    if node.get("$ref") in refs:
+        return {"type": "object"}
+    return _fold_nullable({k: _inline(v, refs) for k, v in node.items()}, output=True)
 
 
 _OUTPUT_ONLY_NOISE = frozenset({"default", "required", "format", "minimum", "maximum", "minLength", "maxLength"})
@@ -36,10 +58,10 @@ def _walk(node: Any, *, output: bool, in_properties: bool) -> Any:
         if (key == "default" and value is None) or (output and key in _OUTPUT_ONLY_NOISE):
             continue
         out[key] = _walk(value, output=output, in_properties=key in ("properties", "$defs"))
-    return _fold_nullable(out)
+    return _fold_nullable(out, output=output)
 
 
-def _fold_nullable(node: dict[str, Any]) -> dict[str, Any]:
+def _fold_nullable(node: dict[str, Any], *, output: bool) -> dict[str, Any]:
     options = node.get("anyOf")
     if not isinstance(options, list) or len(cast(list[Any], options)) != 2:
         return node
@@ -48,4 +70,4 @@ def _fold_nullable(node: dict[str, Any]) -> dict[str, Any]:
     if len(rest) != 1 or not isinstance(rest[0].get("type"), str):
         return node
     folded = {k: v for k, v in node.items() if k != "anyOf"}
-    return {**rest[0], **folded, "type": [rest[0]["type"], "null"]}
+    return {**rest[0], **folded, "type": [rest[0]["type"], "null"] if output else rest[0]["type"]}
