@@ -326,6 +326,9 @@ class Upstream:
             else:
                 self._breaker.released()
             raise
+        except ConnectorError:  # raised by an auth flow (a refused token refresh): the vendor answered
+            self._breaker.released()
+            raise
         except httpx.TimeoutException as exc:
             kind = type(exc).__name__.removesuffix("Timeout").lower() or "read"
             timeout_error = ConnectorTimeout(

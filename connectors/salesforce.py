@@ -6,9 +6,13 @@ Endpoints (on the org's My Domain, `https://<domain>.my.salesforce.com`):
   `nextRecordsUrl`;
 - `GET /services/oauth2/userinfo`: who the token belongs to (the doctor only).
 
-Auth: an OAuth 2.0 access token (Bearer) of the integration user. ARR, plan and renewal date are custom
-fields (`AnnualRevenue` is the company's revenue, not what it pays us): their API names are settings,
-and a name the org lacks is reported as such by the doctor and on every search.
+Auth: an OAuth 2.0 access token (Bearer) of the integration user: either given as is (it lives as long as
+the session, 2 hours by default, and is not renewed), or obtained and renewed by `connectors.oauth` with
+the OAuth 2.0 client credentials flow (`POST /services/oauth2/token`, `grant_type=client_credentials`;
+the answer has no `expires_in`, so a token is renewed when the API answers 401 `INVALID_SESSION_ID`).
+ARR, plan and renewal date are custom fields (`AnnualRevenue` is the company's revenue, not what it pays
+us): their API names are settings, and a name the org lacks is reported as such by the doctor and on
+every search.
 
 Rate limit relied on: Salesforce has no per-second limit but a daily allocation of API requests per org
 (rolling 24 hours), reported in `Sforce-Limit-Info` and answered with HTTP 403 `REQUEST_LIMIT_EXCEEDED`
@@ -25,7 +29,7 @@ from typing import Any, cast
 from urllib.parse import urlsplit
 
 import httpx
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from connectors.crm_values import Places, amount_of, date_of, host_of, truthy
@@ -33,6 +37,7 @@ from connectors.errors import AuthError, NotFoundError, RateLimitedError, Upstre
 from connectors.health import Health, probe
 from connectors.http import Json, Policy, Upstream, paginate, parse, shape
 from connectors.models import Account, Deal
+from connectors.oauth import ClientCredentials, OAuth
 from connectors.products import VendorSettings
 
 POLICY = Policy(rate=5.0, burst=5)  # no per-second limit is documented; this keeps clear of the daily allocation
@@ -56,7 +61,13 @@ CUSTOM_FIELDS = (
 class SalesforceSettings(VendorSettings):
     model_config = SettingsConfigDict(env_prefix="ESCALATION_SALESFORCE_", extra="ignore", frozen=True)
 
-    token: SecretStr = Field(description="OAuth 2.0 access token of the integration user.")
+    token: SecretStr | None = Field(
+        default=None, description="OAuth 2.0 access token of the integration user (or set client_id and client_secret)."
+    )
+    client_id: str | None = Field(
+        default=None, description="Consumer key of an app with the client credentials flow; tokens are then renewed."
+    )
+    client_secret: SecretStr | None = Field(default=None, description="Consumer secret of that app.")
     instance_url: str = Field(description="The org's My Domain URL, like https://acme.my.salesforce.com.")
     api_version: str = Field(default="v62.0", description="REST API version, like v62.0 (Winter '25).")
     base_url: str | None = Field(default=None, description="Overrides instance_url (proxy, tests).")
@@ -70,12 +81,24 @@ class SalesforceSettings(VendorSettings):
     health_field: str | None = Field(default=None, description="Account field holding account health, if any.")
     reference_field: str | None = Field(default=None, description="Account checkbox marking reference customers.")
 
-    @field_validator("token")
+    @field_validator("token", "client_id", "client_secret", mode="before")
     @classmethod
-    def _token_given(cls, value: SecretStr) -> SecretStr:
-        if not value.get_secret_value().strip():
-            raise ValueError("is empty")
-        return value
+    def _blank_credential_is_none(cls, value: object) -> object:
+        """An empty variable is an unset one, so the rule below names what to set."""
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _token_or_client_credentials(self) -> SalesforceSettings:
+        client_id, secret = self.variable("client_id"), self.variable("client_secret")
+        if (self.client_id is None) != (self.client_secret is None):
+            raise ValueError(f"{client_id} and {secret} go together (the client credentials flow): set both or neither")
+        if self.token is None and self.client_id is None:
+            raise ValueError(
+                f"{self.variable('token')} is not set (or set {client_id} and {secret} for the client credentials flow)"
+            )
+        return self
 
     @field_validator("instance_url")
     @classmethod
@@ -179,15 +202,36 @@ class Salesforce:
         policy: Policy | None = None,
     ) -> None:
         self._settings = settings
-        token = settings.token.get_secret_value()
-        self._base = settings.base_url or settings.instance_url
+        token = settings.token.get_secret_value() if settings.token else None
+        self._base = (settings.base_url or settings.instance_url).rstrip("/")
         self._places = Places()
+        headers: dict[str, str] = {}
+        auth: OAuth | None = None
+        if settings.client_id and settings.client_secret:
+            secret = settings.client_secret.get_secret_value()
+            variables = f"{SalesforceSettings.variable('client_id')} and {SalesforceSettings.variable('client_secret')}"
+            # The org's own My Domain: login.salesforce.com refuses this flow ("request not supported on this domain").
+            auth = OAuth(
+                self.name,
+                f"{self._base}/services/oauth2/token",
+                ClientCredentials(settings.client_id, secret),
+                credentials_hint=f"{variables}, and that the app enables the client credentials flow (CONNECTORS.md)",
+                access_token=token,
+            )
+            hint = f"{variables}, the app's Run As user and its scopes (CONNECTORS.md)"
+            secrets = [secret, token or ""]
+        else:
+            assert token is not None  # the settings require a token or the client credentials
+            headers["authorization"] = f"Bearer {token}"
+            hint = "ESCALATION_SALESFORCE_TOKEN and its scopes (CONNECTORS.md)"
+            secrets = [token]
         self._api = Upstream(
             self.name,
             self._base,
-            headers={"authorization": f"Bearer {token}"},
-            secrets=[token],
-            credentials_hint="ESCALATION_SALESFORCE_TOKEN and its scopes (CONNECTORS.md)",
+            headers=headers,
+            auth=auth,
+            secrets=secrets,
+            credentials_hint=hint,
             policy=policy or POLICY,
             transport=transport,
             describe=describe_error,

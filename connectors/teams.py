@@ -18,8 +18,13 @@ Endpoints (Graph v1.0, `https://graph.microsoft.com/v1.0`; national clouds throu
 
 Auth: a DELEGATED access token (Bearer) of a service user with ChannelMessage.Read.All (search; Chat.Read
 for chats), ChannelMessage.Send (posts), Channel.ReadBasic.All (channel names) and User.Read; Microsoft
-Search does not serve chatMessage to app-only tokens. Such a token lives about an hour and is not
-refreshed here: an expired one is reported as such.
+Search does not serve chatMessage to app-only tokens. Such a token lives about an hour. Given as is, it is
+not renewed and an expired one is reported as such; given a refresh token of the service user (and the
+app's client id), `connectors.oauth` gets access tokens from the Microsoft identity platform
+(`POST https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token`, `grant_type=refresh_token`, scope
+`https://graph.microsoft.com/.default offline_access`), renews them before `expires_in` runs out or on a
+401, and keeps the rotated refresh token Microsoft hands back (in memory only: a restart starts again
+from the configured one).
 
 Rate limit relied on: Graph's Teams limits allow at most 4 requests per second per app on one team or
 channel (posts: 50 per second per app per tenant); none is documented for search. We pace at 4 per
@@ -48,6 +53,7 @@ from connectors.health import Health, probe
 from connectors.http import Json, Policy, Upstream, paginate, parse
 from connectors.idempotency import Receipts
 from connectors.models import Message, Page, WriteReceipt
+from connectors.oauth import OAuth, RefreshToken
 from connectors.products import VendorSettings
 from connectors.query import keywords
 
@@ -58,13 +64,30 @@ CHANNEL_ID = re.compile(r"19:[^/\s]+@thread\.[A-Za-z0-9]+")  # 19:4a95f7d8…@th
 READ_SCOPES = frozenset({"ChannelMessage.Read.All"})
 POST_SCOPES = frozenset({"ChannelMessage.Send", "Group.ReadWrite.All"})
 TOKEN_VARIABLE = "ESCALATION_TEAMS_TOKEN"
+REFRESH_VARIABLE = "ESCALATION_TEAMS_REFRESH_TOKEN"
+TOKEN_URL = "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token"
+# Every delegated Graph permission consented to the app, and a new refresh token with each answer.
+GRAPH_SCOPE = "https://graph.microsoft.com/.default offline_access"
 
 
 class TeamsSettings(VendorSettings):
     model_config = SettingsConfigDict(env_prefix="ESCALATION_TEAMS_", extra="ignore", frozen=True)
 
-    token: SecretStr = Field(
-        description="Delegated Microsoft Graph access token of the service user (lives about an hour)."
+    token: SecretStr | None = Field(
+        default=None,
+        description="Delegated Microsoft Graph access token of the service user (lives about an hour).",
+    )
+    client_id: str | None = Field(
+        default=None, description="Application (client) ID of the app the refresh token was issued to."
+    )
+    client_secret: SecretStr | None = Field(
+        default=None, description="The app's client secret; only for a confidential (web) app."
+    )
+    refresh_token: SecretStr | None = Field(
+        default=None, description="Refresh token of the service user; access tokens are then renewed."
+    )
+    tenant: str = Field(
+        default="organizations", description="Directory (tenant) ID or domain of the service user, for sign-in."
     )
     team_id: str | None = Field(
         default=None, description="ID of the team posts go to; channel names are looked up in it."
@@ -79,10 +102,40 @@ class TeamsSettings(VendorSettings):
         default=None, description="Overrides https://graph.microsoft.com/v1.0 (national clouds, proxies)."
     )
 
+    @field_validator("token", "client_id", "client_secret", "refresh_token", mode="before")
+    @classmethod
+    def _blank_credential_is_none(cls, value: object) -> object:
+        """An empty variable is an unset one, so the rules below name what to set."""
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("tenant")
+    @classmethod
+    def _tenant_segment(cls, value: str) -> str:
+        # It becomes a path segment of the sign-in URL: a GUID, a domain or organizations/common.
+        tenant = value.strip()
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9.-]*", tenant):
+            raise ValueError("expected a tenant ID (a GUID), a domain like acme.onmicrosoft.com, or organizations")
+        return tenant
+
     @model_validator(mode="after")
     def _channel_needs_its_team(self) -> TeamsSettings:
         if self.channel_id and not self.team_id:
             raise ValueError(f"{self.variable('channel_id')} needs {self.variable('team_id')} (the channel's team)")
+        return self
+
+    @model_validator(mode="after")
+    def _token_or_refresh_token(self) -> TeamsSettings:
+        client_id, refresh = self.variable("client_id"), self.variable("refresh_token")
+        if (self.client_id is None) != (self.refresh_token is None):
+            raise ValueError(f"{client_id} and {refresh} go together (renewed tokens): set both or neither")
+        if self.client_secret is not None and self.client_id is None:
+            raise ValueError(f"{self.variable('client_secret')} needs {client_id} and {refresh}")
+        if self.token is None and self.refresh_token is None:
+            raise ValueError(
+                f"{self.variable('token')} is not set (or set {client_id} and {refresh} to have tokens renewed)"
+            )
         return self
 
 
@@ -339,19 +392,44 @@ class Teams:
         transport: httpx.AsyncBaseTransport | None = None,
         policy: Policy | None = None,
     ) -> None:
-        self._token = settings.token.get_secret_value()
+        self._token = settings.token.get_secret_value() if settings.token else None
         self._team = settings.team_id
         self._channel = settings.channel_id
         self._include_chats = settings.include_chats
         self._receipts = Receipts()
         self._labels: dict[str, str | None] = {}  # "<team>/<channel>" or chat id -> display name (None: unknown)
         self._channel_ids: dict[str, str] = {}  # casefolded channel name in the configured team -> id
+        self._auth: OAuth | None = None
+        headers: dict[str, str] = {}
+        secrets = [self._token or ""]
+        if settings.client_id and settings.refresh_token:
+            refresh = settings.refresh_token.get_secret_value()
+            secret = settings.client_secret.get_secret_value() if settings.client_secret else None
+            client_id, client_secret, _, tenant = (
+                TeamsSettings.variable(f) for f in ("client_id", "client_secret", "refresh_token", "tenant")
+            )
+            variables = f"{client_id}, {client_secret}, {REFRESH_VARIABLE} and {tenant}"
+            self._auth = OAuth(
+                self.name,
+                TOKEN_URL.format(tenant=settings.tenant),
+                RefreshToken(settings.client_id, refresh, secret),
+                scope=GRAPH_SCOPE,
+                credentials_hint=f"{variables} (a refresh token that expired or was revoked needs a new sign-in; "
+                "CONNECTORS.md)",
+                access_token=self._token,
+            )
+            self._variable = REFRESH_VARIABLE
+            secrets += [refresh, secret or ""]
+        else:
+            headers["authorization"] = f"Bearer {self._token}"
+            self._variable = TOKEN_VARIABLE
         self._api = Upstream(
             source=self.name,
             base_url=(settings.base_url or BASE_URL).rstrip("/"),
-            headers={"authorization": f"Bearer {self._token}"},
-            secrets=[self._token],
-            credentials_hint=f"{TOKEN_VARIABLE} and its scopes (CONNECTORS.md)",
+            headers=headers,
+            auth=self._auth,
+            secrets=secrets,
+            credentials_hint=f"{self._variable} and its scopes (CONNECTORS.md)",
             policy=policy or POLICY,
             transport=transport,
             describe=_describe,
@@ -368,15 +446,21 @@ class Teams:
             return
         code, message = _error_of(body)
         code = code or f"HTTP {status}"
+        if status == 401 and self._auth is not None:
+            raise AuthError(
+                self.name,
+                f"rejected the access token ({code}) even after renewing it; check that {REFRESH_VARIABLE} is "
+                "the service user's and that it still may use Microsoft Graph (CONNECTORS.md)",
+            )
         if status == 401:
             raise AuthError(
                 self.name,
                 f"rejected the access token ({code}); delegated tokens expire after about an hour: "
-                f"put a new one in {TOKEN_VARIABLE} (CONNECTORS.md)",
+                f"put a new one in {TOKEN_VARIABLE}, or set {REFRESH_VARIABLE} to have them renewed (CONNECTORS.md)",
             )
         needed = _permission_for(response.request, chats=self._include_chats)
         said = f"; Graph said: {message}" if message else ""  # often names the permission; cut at the end if long
-        raise AuthError(self.name, f"refused ({code}): {TOKEN_VARIABLE} needs {needed} (CONNECTORS.md){said}")
+        raise AuthError(self.name, f"refused ({code}): {self._variable} needs {needed} (CONNECTORS.md){said}")
 
     # -- chat port ---------------------------------------------------------------------------------
 
@@ -509,23 +593,27 @@ class Teams:
     def _token_notes(self) -> str:
         """What a JWT token says of itself: app-only or missing read permission (fatal), no post permission,
         and when it expires. Nothing when the token is opaque."""
-        claims = token_claims(self._token)
+        renewed = self._auth is not None
+        token = self._auth.token if self._auth is not None else self._token
+        claims = token_claims(token or "")
         if "scp" not in claims:
             if "roles" in claims:
                 raise AuthError(
                     self.name,
-                    f"{TOKEN_VARIABLE} is an app-only token; Microsoft Search serves Teams messages only "
+                    f"{self._variable} is an app-only token; Microsoft Search serves Teams messages only "
                     "to a delegated (user) token (CONNECTORS.md)",
                 )
-            return ""
+            return "; tokens are renewed" if renewed else ""
         scopes = set(str(claims["scp"]).split())
         if not scopes & READ_SCOPES:
             raise AuthError(
-                self.name, f"{TOKEN_VARIABLE} lacks ChannelMessage.Read.All, which search needs (CONNECTORS.md)"
+                self.name, f"{self._variable} lacks ChannelMessage.Read.All, which search needs (CONNECTORS.md)"
             )
         notes = "" if scopes & POST_SCOPES else "; posting needs ChannelMessage.Send"
         expires = claims.get("exp")
-        if isinstance(expires, int | float):
+        if renewed:
+            notes += "; tokens are renewed"
+        elif isinstance(expires, int | float):
             notes += f"; the token expires in {max(0, round((expires - time.time()) / 60))} min"
         return notes
 

@@ -459,6 +459,46 @@ async def test_the_breaker_half_opens_after_the_cooldown_and_a_successful_trial_
     assert up.hits["/items"] == 3
 
 
+class RefusingAuth(httpx.Auth):
+    """An auth flow whose token refresh the vendor refuses, as `connectors.oauth` raises it."""
+
+    def __init__(self) -> None:
+        self.refuse = False
+
+    async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        if self.refuse:
+            raise AuthError("acme", "the token endpoint refused the refresh")
+        yield request
+
+
+async def test_a_half_open_trial_ended_by_a_refused_token_refresh_leaves_the_breaker_free_to_try_again():
+    auth = RefusingAuth()
+    calls = 0
+
+    def vendor(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        return httpx.Response(500 if calls == 1 else 200, json=OK)
+
+    api = Upstream(
+        "acme",
+        "https://vendor.test",
+        auth=auth,
+        policy=replace(FAST, attempts=1, breaker_failures=1, breaker_cooldown=0.05),
+        transport=httpx.MockTransport(vendor),
+    )
+    with pytest.raises(UpstreamError):
+        await api.get("/items")
+    await anyio.sleep(0.06)
+    auth.refuse = True
+    with pytest.raises(AuthError):
+        await api.get("/items")  # the half-open trial
+    auth.refuse = False
+
+    assert await api.get("/items") == OK
+    await api.aclose()
+
+
 async def test_a_failed_trial_opens_the_breaker_again_for_another_cooldown():
     async with serve(Fails(500)) as up, opened(up.url, attempts=1, breaker_failures=2, breaker_cooldown=1.0) as api:
         for _ in range(2):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import anyio
 import pytest
 from pydantic import SecretStr
 
@@ -12,7 +13,17 @@ from connectors.products import ConfigError, load_settings
 from connectors.salesforce import Salesforce, SalesforceSettings, soql_contains, soql_string
 from connectors.workspace import Workspace
 from tests.connectors.fakes.base import FAST, json_response
-from tests.connectors.fakes.salesforce import INSTANCE, USERNAME, FakeSalesforce, make, record_id
+from tests.connectors.fakes.salesforce import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    INSTANCE,
+    TOKEN_PATH,
+    USERNAME,
+    FakeSalesforce,
+    make,
+    make_with_client_credentials,
+    record_id,
+)
 from tests.connectors.scenario import ANCHOR, SCENARIO, TOKEN
 
 GLOBEX = record_id("001", "1001")
@@ -243,15 +254,17 @@ async def test_without_the_openid_scope_the_health_check_passes_without_a_name()
     assert "openid" in health.detail
 
 
-def test_a_missing_token_or_instance_is_a_config_error_naming_each_variable(monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.delenv("ESCALATION_SALESFORCE_TOKEN", raising=False)
-    monkeypatch.delenv("ESCALATION_SALESFORCE_INSTANCE_URL", raising=False)
+def test_a_missing_instance_url_is_a_config_error_naming_it(monkeypatch: pytest.MonkeyPatch):
+    _clear(monkeypatch)
+    monkeypatch.setenv("ESCALATION_SALESFORCE_TOKEN", TOKEN)
 
-    with pytest.raises(ConfigError) as raised:
+    with pytest.raises(ConfigError, match="ESCALATION_SALESFORCE_INSTANCE_URL is not set"):
         load_settings(SalesforceSettings)
 
-    assert "ESCALATION_SALESFORCE_TOKEN is not set" in str(raised.value)
-    assert "ESCALATION_SALESFORCE_INSTANCE_URL is not set" in str(raised.value)
+
+def _clear(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("TOKEN", "CLIENT_ID", "CLIENT_SECRET", "INSTANCE_URL"):
+        monkeypatch.delenv(f"ESCALATION_SALESFORCE_{name}", raising=False)
 
 
 @pytest.mark.parametrize(("given", "kept"), [("62", "v62.0"), ("62.0", "v62.0"), ("v64.0", "v64.0")])
@@ -270,6 +283,7 @@ def test_the_api_version_is_kept_in_its_url_form(given: str, kept: str):
 def test_a_setting_that_could_not_be_right_is_a_config_error(
     monkeypatch: pytest.MonkeyPatch, variable: str, value: str
 ):
+    _clear(monkeypatch)
     monkeypatch.setenv("ESCALATION_SALESFORCE_TOKEN", TOKEN)
     monkeypatch.setenv("ESCALATION_SALESFORCE_INSTANCE_URL", INSTANCE)
     monkeypatch.setenv(variable, value)
@@ -279,6 +293,7 @@ def test_a_setting_that_could_not_be_right_is_a_config_error(
 
 
 def test_an_empty_field_variable_means_the_field_is_not_read(monkeypatch: pytest.MonkeyPatch):
+    _clear(monkeypatch)
     monkeypatch.setenv("ESCALATION_SALESFORCE_TOKEN", TOKEN)
     monkeypatch.setenv("ESCALATION_SALESFORCE_INSTANCE_URL", INSTANCE + "/")
     monkeypatch.setenv("ESCALATION_SALESFORCE_PLAN_FIELD", "")
@@ -287,3 +302,162 @@ def test_an_empty_field_variable_means_the_field_is_not_read(monkeypatch: pytest
 
     assert isinstance(settings, SalesforceSettings)
     assert (settings.plan_field, settings.instance_url) == (None, INSTANCE)
+
+
+# -- the client credentials flow -----------------------------------------------------------------
+
+
+async def test_with_client_credentials_the_first_call_gets_a_token_from_the_org_and_sends_it():
+    adapter, fake = make_with_client_credentials(scenario())
+
+    accounts = await adapter.search_accounts("Globex", limit=5)
+
+    token_request, query = fake.requests
+    assert (token_request.method, str(token_request.url)) == ("POST", f"{INSTANCE}{TOKEN_PATH}")
+    assert token_request.headers["content-type"] == "application/x-www-form-urlencoded"
+    assert fake.token_requests() == [
+        {"grant_type": "client_credentials", "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}
+    ]
+    assert query.headers["authorization"] == f"Bearer {fake.token}"
+    assert [a.name for a in accounts] == ["Globex"]
+
+
+async def test_with_client_credentials_the_token_is_reused_while_the_session_lasts():
+    adapter, fake = make_with_client_credentials(scenario())
+
+    await adapter.search_accounts("Globex", limit=5)
+    await adapter.open_deals(GLOBEX)
+
+    assert fake.sessions == 1
+
+
+async def test_an_ended_session_is_renewed_with_the_client_credentials_and_the_query_resent():
+    adapter, fake = make_with_client_credentials(scenario())
+    await adapter.search_accounts("Globex", limit=5)
+    fake.expire_session()
+
+    deals = await adapter.open_deals(GLOBEX)
+
+    assert [d.name for d in deals] == ["Globex expansion"]
+    assert fake.sessions == 2
+    assert [r.url.path for r in fake.requests[2:]] == [
+        "/services/data/v62.0/query",  # refused: INVALID_SESSION_ID
+        TOKEN_PATH,
+        "/services/data/v62.0/query",
+    ]
+
+
+async def test_concurrent_searches_on_an_ended_session_renew_it_once():
+    adapter, fake = make_with_client_credentials(scenario())
+    await adapter.search_accounts("Globex", limit=5)
+    fake.expire_session()
+    fake.token_delay = 0.02
+    found: list[int] = []
+
+    async def search() -> None:
+        found.append(len(await adapter.search_accounts("Globex", limit=5)))
+
+    async with anyio.create_task_group() as group:
+        for _ in range(6):
+            group.start_soon(search)
+
+    assert found == [1] * 6
+    assert fake.sessions == 2
+
+
+async def test_a_given_token_is_used_first_and_the_client_credentials_renew_it():
+    fake = FakeSalesforce(scenario())
+    settings = SalesforceSettings(
+        token=SecretStr(TOKEN), client_id=CLIENT_ID, client_secret=SecretStr(CLIENT_SECRET), instance_url=INSTANCE
+    )
+    adapter = Salesforce(settings, policy=FAST, transport=fake.transport())
+
+    await adapter.search_accounts("Globex", limit=5)
+    fake.expire_session()
+    await adapter.search_accounts("Globex", limit=5)
+
+    assert fake.requests[0].headers["authorization"] == f"Bearer {TOKEN}"
+    assert fake.sessions == 1
+
+
+async def test_a_refused_client_secret_is_an_auth_error_naming_both_variables_but_not_the_secret():
+    adapter, fake = make_with_client_credentials(scenario(), client_secret="not-the-secret")
+
+    with pytest.raises(AuthError) as raised:
+        await adapter.search_accounts("Globex", limit=5)
+
+    message = str(raised.value)
+    assert "invalid_client: invalid client credentials" in message
+    assert "ESCALATION_SALESFORCE_CLIENT_ID and ESCALATION_SALESFORCE_CLIENT_SECRET" in message
+    assert "not-the-secret" not in message
+    assert len(fake.requests) == 1  # a refusal is not retried
+
+
+async def test_an_app_without_a_run_as_user_is_an_auth_error_saying_what_salesforce_said():
+    adapter, fake = make_with_client_credentials(scenario())
+    fake.client_credentials_user = False
+
+    with pytest.raises(AuthError, match="invalid_grant: no client credentials user enabled"):
+        await adapter.search_accounts("Globex", limit=5)
+
+
+async def test_the_health_check_with_client_credentials_names_the_run_as_user():
+    adapter, fake = make_with_client_credentials(scenario())
+
+    health = await adapter.check()
+
+    assert health.ok, health.detail
+    assert health.detail == f"authenticated as {USERNAME} on acme.my.salesforce.com"
+    assert fake.sessions == 1
+
+
+async def test_the_health_check_reports_a_refused_client_secret_without_it():
+    adapter, _ = make_with_client_credentials(scenario(), client_secret="not-the-secret")
+
+    health = await adapter.check()
+
+    assert not health.ok
+    assert health.detail.startswith("AuthError: could not get an access token from acme.my.salesforce.com")
+    assert "ESCALATION_SALESFORCE_CLIENT_SECRET" in health.detail
+    assert "not-the-secret" not in health.detail
+
+
+def test_neither_a_token_nor_client_credentials_is_a_config_error_naming_all_three(monkeypatch: pytest.MonkeyPatch):
+    _clear(monkeypatch)
+    monkeypatch.setenv("ESCALATION_SALESFORCE_INSTANCE_URL", INSTANCE)
+    monkeypatch.setenv("ESCALATION_SALESFORCE_TOKEN", "")  # an empty variable is an unset one
+
+    with pytest.raises(ConfigError) as raised:
+        load_settings(SalesforceSettings)
+
+    assert str(raised.value) == (
+        "ESCALATION_SALESFORCE_TOKEN is not set (or set ESCALATION_SALESFORCE_CLIENT_ID and "
+        "ESCALATION_SALESFORCE_CLIENT_SECRET for the client credentials flow)"
+    )
+
+
+@pytest.mark.parametrize("alone", ["CLIENT_ID", "CLIENT_SECRET"])
+def test_a_client_id_or_secret_alone_is_a_config_error_naming_both(monkeypatch: pytest.MonkeyPatch, alone: str):
+    _clear(monkeypatch)
+    monkeypatch.setenv("ESCALATION_SALESFORCE_INSTANCE_URL", INSTANCE)
+    monkeypatch.setenv("ESCALATION_SALESFORCE_TOKEN", TOKEN)
+    monkeypatch.setenv(f"ESCALATION_SALESFORCE_{alone}", "x")
+
+    with pytest.raises(
+        ConfigError, match="ESCALATION_SALESFORCE_CLIENT_ID and ESCALATION_SALESFORCE_CLIENT_SECRET go together"
+    ):
+        load_settings(SalesforceSettings)
+
+
+def test_client_credentials_alone_are_enough_and_stay_secret(monkeypatch: pytest.MonkeyPatch):
+    _clear(monkeypatch)
+    monkeypatch.setenv("ESCALATION_SALESFORCE_INSTANCE_URL", INSTANCE)
+    monkeypatch.setenv("ESCALATION_SALESFORCE_CLIENT_ID", CLIENT_ID)
+    monkeypatch.setenv("ESCALATION_SALESFORCE_CLIENT_SECRET", CLIENT_SECRET)
+
+    settings = load_settings(SalesforceSettings)
+
+    assert isinstance(settings, SalesforceSettings)
+    assert settings.token is None
+    assert settings.client_id == CLIENT_ID
+    assert CLIENT_SECRET not in repr(settings)

@@ -9,6 +9,7 @@ import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
+import anyio
 import pytest
 from pydantic import SecretStr
 
@@ -17,7 +18,17 @@ from connectors.products import ConfigError, load_settings
 from connectors.teams import PAGE_SIZE, Teams, TeamsSettings, as_html, channel_of_link, plain
 from tests.connectors.contract.conftest import scenario
 from tests.connectors.fakes.base import FAST, body_of, json_response
-from tests.connectors.fakes.teams import ME, TEAM_ID, FakeTeams, graph_error, make
+from tests.connectors.fakes.teams import (
+    CLIENT_ID,
+    LOGIN_HOST,
+    ME,
+    REFRESH_TOKEN,
+    TEAM_ID,
+    FakeTeams,
+    graph_error,
+    make,
+    make_with_refresh_token,
+)
 from tests.connectors.scenario import ANCHOR, TOKEN
 
 
@@ -486,7 +497,8 @@ async def test_a_national_cloud_base_url_is_used_as_given(teams: tuple[Teams, Fa
 
 
 def _clear(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("TOKEN", "TEAM_ID", "CHANNEL_ID", "INCLUDE_CHATS", "BASE_URL"):
+    for name in ("TOKEN", "TEAM_ID", "CHANNEL_ID", "INCLUDE_CHATS", "BASE_URL", "CLIENT_ID", "CLIENT_SECRET",
+                 "REFRESH_TOKEN", "TENANT"):  # fmt: skip
         monkeypatch.delenv(f"ESCALATION_TEAMS_{name}", raising=False)
 
 
@@ -515,7 +527,232 @@ def test_settings_read_the_environment_and_keep_the_token_secret(monkeypatch: py
     settings = load_settings(TeamsSettings)
 
     assert isinstance(settings, TeamsSettings)
+    assert settings.token is not None
     assert settings.token.get_secret_value() == "eyJ0-secret"
     assert settings.team_id == TEAM_ID
     assert settings.include_chats
     assert "eyJ0-secret" not in repr(settings)
+
+
+# -- renewed tokens (refresh token grant) ----------------------------------------------------------
+
+
+@pytest.fixture
+async def renewing() -> AsyncIterator[tuple[Teams, FakeTeams]]:
+    adapter, fake = make_with_refresh_token(scenario())
+    yield adapter, fake
+    await adapter.aclose()
+
+
+async def test_with_a_refresh_token_the_first_search_gets_a_graph_token_from_the_identity_platform(
+    renewing: tuple[Teams, FakeTeams],
+):
+    adapter, fake = renewing
+
+    page = await adapter.search_messages("export", limit=5)
+
+    token_request, search = fake.requests[:2]
+    assert (token_request.method, str(token_request.url)) == (
+        "POST",
+        f"https://{LOGIN_HOST}/acme.onmicrosoft.com/oauth2/v2.0/token",
+    )
+    assert fake.token_requests() == [
+        {
+            "grant_type": "refresh_token",
+            "client_id": CLIENT_ID,
+            "refresh_token": REFRESH_TOKEN,
+            "scope": "https://graph.microsoft.com/.default offline_access",
+        }
+    ]  # a public client (device code sign-in) sends no secret
+    assert search.headers["authorization"] == f"Bearer {fake.token}"
+    assert len(page.items) == 3
+
+
+async def test_an_expired_access_token_is_renewed_and_the_search_resent(renewing: tuple[Teams, FakeTeams]):
+    adapter, fake = renewing
+    await adapter.search_messages("export", limit=5)
+    fake.expire_token()
+
+    page = await adapter.search_messages("export", limit=5)
+
+    assert len(page.items) == 3
+    assert fake.issued == 2
+    assert [r.url.host for r in fake.requests if r.url.path.endswith(("/token", "/search/query"))] == [
+        LOGIN_HOST,
+        "graph.microsoft.com",
+        "graph.microsoft.com",  # refused: InvalidAuthenticationToken
+        LOGIN_HOST,
+        "graph.microsoft.com",
+    ]
+
+
+async def test_the_refresh_token_microsoft_rotates_in_is_the_one_used_next(renewing: tuple[Teams, FakeTeams]):
+    adapter, fake = renewing
+    await adapter.search_messages("export", limit=5)
+    fake.refresh_tokens.discard(REFRESH_TOKEN)  # only the rotated one works from now on
+    fake.expire_token()
+
+    await adapter.search_messages("export", limit=5)
+
+    first, second = fake.token_requests()
+    assert first["refresh_token"] == REFRESH_TOKEN
+    assert second["refresh_token"] != REFRESH_TOKEN
+    assert second["refresh_token"] in fake.refresh_tokens
+
+
+async def test_a_token_past_its_expires_in_is_renewed_before_graph_refuses_it(renewing: tuple[Teams, FakeTeams]):
+    adapter, fake = renewing
+    fake.lifetime = 0  # every token is stale as soon as it arrives
+
+    await adapter.search_messages("Globex", limit=5)
+
+    # Each Graph call (the search, the channel's name) went out with a token got just before: none was refused.
+    assert [r.url.host for r in fake.requests] == [LOGIN_HOST, "graph.microsoft.com"] * 2
+    assert fake.issued == 2
+
+
+async def test_concurrent_searches_renew_an_expired_token_once(renewing: tuple[Teams, FakeTeams]):
+    adapter, fake = renewing
+    await adapter.search_messages("export", limit=1)
+    fake.expire_token()
+    fake.token_delay = 0.02
+    found: list[int] = []
+
+    async def search() -> None:
+        found.append(len((await adapter.search_messages("export", limit=5)).items))
+
+    async with anyio.create_task_group() as group:
+        for _ in range(6):
+            group.start_soon(search)
+
+    assert found == [3] * 6
+    assert fake.issued == 2
+
+
+async def test_a_post_refused_for_an_expired_token_is_sent_again_once_and_lands_once(
+    renewing: tuple[Teams, FakeTeams],
+):
+    adapter, fake = renewing
+    await adapter.search_messages("export", limit=1)
+    fake.expire_token()
+    before = len(fake.messages)
+
+    receipt = await adapter.post_message(f"{TEAM_ID}/{fake.channels['eng-data']}", "hello", idempotency_key="r1")
+
+    assert len(fake.messages) == before + 1
+    assert receipt.id.endswith(fake.messages[-1]["id"])
+    assert sum(r.method == "POST" and r.url.path.endswith("/messages") for r in fake.requests) == 2
+
+
+async def test_an_expired_refresh_token_is_an_auth_error_naming_the_variables_without_the_token():
+    adapter, _ = make_with_refresh_token(scenario(), refresh_token="0.AXkAlong-gone")
+
+    with pytest.raises(AuthError) as raised:
+        await adapter.search_messages("export")
+    await adapter.aclose()
+
+    message = str(raised.value)
+    assert "could not get an access token from login.microsoftonline.com (HTTP 400, invalid_grant: AADSTS700082" in (
+        message
+    )
+    assert "ESCALATION_TEAMS_CLIENT_ID" in message
+    assert "ESCALATION_TEAMS_REFRESH_TOKEN" in message
+    assert "new sign-in" in message
+    assert "0.AXkAlong-gone" not in message
+
+
+async def test_a_confidential_app_sends_its_secret_and_a_wrong_one_is_refused_without_being_shown():
+    adapter, fake = make_with_refresh_token(scenario(), client_secret="the-right-secret")
+    fake.client_secret = "the-right-secret"
+    wrong, fake_for_wrong = make_with_refresh_token(scenario(), client_secret="a-wrong-secret")
+    fake_for_wrong.client_secret = "the-right-secret"
+
+    await adapter.search_messages("export", limit=1)
+    with pytest.raises(AuthError) as raised:
+        await wrong.search_messages("export", limit=1)
+    await adapter.aclose()
+    await wrong.aclose()
+
+    assert fake.token_requests()[0]["client_secret"] == "the-right-secret"
+    assert "invalid_client: AADSTS7000215" in str(raised.value)
+    assert "a-wrong-secret" not in str(raised.value)
+
+
+async def test_a_token_refused_even_after_renewal_says_to_check_the_refresh_token(renewing: tuple[Teams, FakeTeams]):
+    adapter, fake = renewing
+    fake.tokens_refused = True
+
+    with pytest.raises(AuthError, match="even after renewing it; check that ESCALATION_TEAMS_REFRESH_TOKEN"):
+        await adapter.search_messages("export")
+
+
+async def test_the_health_check_with_a_refresh_token_reads_the_renewed_token(renewing: tuple[Teams, FakeTeams]):
+    adapter, fake = renewing
+
+    health = await adapter.check()
+
+    assert health.ok, health.detail
+    assert health.detail == f"authenticated as {ME['displayName']} ({ME['userPrincipalName']}); tokens are renewed"
+    assert fake.issued == 1
+
+
+async def test_the_health_check_reports_a_revoked_refresh_token(renewing: tuple[Teams, FakeTeams]):
+    adapter, fake = renewing
+    fake.refresh_tokens.clear()
+
+    health = await adapter.check()
+
+    assert not health.ok
+    assert health.detail.startswith("AuthError: could not get an access token")
+    assert REFRESH_TOKEN not in health.detail
+
+
+def test_neither_a_token_nor_a_refresh_token_is_a_config_error_naming_both_ways(monkeypatch: pytest.MonkeyPatch):
+    _clear(monkeypatch)
+
+    with pytest.raises(ConfigError) as raised:
+        load_settings(TeamsSettings)
+
+    assert str(raised.value) == (
+        "ESCALATION_TEAMS_TOKEN is not set (or set ESCALATION_TEAMS_CLIENT_ID and ESCALATION_TEAMS_REFRESH_TOKEN "
+        "to have tokens renewed)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ({"CLIENT_ID": CLIENT_ID}, "ESCALATION_TEAMS_CLIENT_ID and ESCALATION_TEAMS_REFRESH_TOKEN go together"),
+        ({"REFRESH_TOKEN": "0.AXk"}, "ESCALATION_TEAMS_CLIENT_ID and ESCALATION_TEAMS_REFRESH_TOKEN go together"),
+        ({"CLIENT_SECRET": "x"}, "ESCALATION_TEAMS_CLIENT_SECRET needs ESCALATION_TEAMS_CLIENT_ID"),
+        (
+            {"CLIENT_ID": CLIENT_ID, "REFRESH_TOKEN": "0.AXk", "TENANT": "acme/../x"},
+            "ESCALATION_TEAMS_TENANT is invalid",
+        ),
+    ],
+)
+def test_an_incomplete_refresh_setting_is_a_config_error_naming_what_is_missing(
+    monkeypatch: pytest.MonkeyPatch, given: dict[str, str], message: str
+):
+    _clear(monkeypatch)
+    monkeypatch.setenv("ESCALATION_TEAMS_TOKEN", "eyJ0")
+    for name, value in given.items():
+        monkeypatch.setenv(f"ESCALATION_TEAMS_{name}", value)
+
+    with pytest.raises(ConfigError, match=message):
+        load_settings(TeamsSettings)
+
+
+def test_refresh_settings_alone_are_enough_and_keep_the_refresh_token_secret(monkeypatch: pytest.MonkeyPatch):
+    _clear(monkeypatch)
+    monkeypatch.setenv("ESCALATION_TEAMS_CLIENT_ID", CLIENT_ID)
+    monkeypatch.setenv("ESCALATION_TEAMS_REFRESH_TOKEN", "0.AXk-secret")
+
+    settings = load_settings(TeamsSettings)
+
+    assert isinstance(settings, TeamsSettings)
+    assert settings.token is None
+    assert settings.tenant == "organizations"
+    assert settings.refresh_token is not None
+    assert settings.refresh_token.get_secret_value() == "0.AXk-secret"
+    assert "0.AXk-secret" not in repr(settings)

@@ -2,7 +2,9 @@
 
 Shapes follow the REST API Developer Guide (developer.salesforce.com/docs/atlas.en-us.api_rest.meta):
 query answers `{"totalSize", "done", "nextRecordsUrl"?, "records": [{"attributes": ...}, ...]}`,
-errors `[{"message", "errorCode"}]`, and `Sforce-Limit-Info` on every REST answer. The query
+errors `[{"message", "errorCode"}]`, and `Sforce-Limit-Info` on every REST answer. The org's OAuth token
+endpoint runs the client credentials flow (a new session per token; `expire_session` ends the current one,
+so the next call gets the documented 401 `INVALID_SESSION_ID`). The query
 endpoint runs the SOQL it is sent through a small interpreter (SELECT, relationship fields, WHERE
 with AND/OR/NOT, =, !=, LIKE with escapes, ORDER BY, LIMIT) that reads string literals as the SOQL
 reference defines them, so a query that is unescaped, malformed or names a missing field fails as
@@ -11,12 +13,15 @@ Salesforce would.
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, cast
+from urllib.parse import parse_qsl
 
+import anyio
 import httpx
 from pydantic import SecretStr
 
@@ -31,6 +36,9 @@ INSTANCE = "https://acme.my.salesforce.com"
 ORG_ID = "00D5g000004ABCDEAA"
 USERNAME = "integration@acme.example"
 DAILY_LIMIT = 15000
+TOKEN_PATH = "/services/oauth2/token"
+CLIENT_ID = "3MVG9fakeConsumerKeyOfTheAcmeEscalationApp"  # an External Client App's consumer key
+CLIENT_SECRET = "8A4BE698BCA216718ECB0B1DCA294C6973"
 COUNTRY_NAMES = {"US": "United States", "DE": "Germany", "GB": "United Kingdom"}  # BillingCountry is free text
 STAGES = {"negotiation": ("Negotiation/Review", False, False), "closed_won": ("Closed Won", True, True),
           "closed_lost": ("Closed Lost", True, False)}  # fmt: skip
@@ -52,6 +60,12 @@ def errors(status: int, code: str, message: str) -> httpx.Response:
     return json_response(status, [{"message": message, "errorCode": code}])
 
 
+def oauth_error(error: str, description: str) -> httpx.Response:
+    """The token endpoint's refusal: HTTP 400 with RFC 6749 §5.2's body, as the OAuth 2.0 Authorization Errors
+    page shows it (help.salesforce.com/s/articleView?id=xcloud.remoteaccess_oauth_flow_errors.htm)."""
+    return json_response(400, {"error": error, "error_description": description})
+
+
 class FakeSalesforce(FakeVendor):
     """An org as its integration user's access token sees it."""
 
@@ -65,7 +79,30 @@ class FakeSalesforce(FakeVendor):
         self.batch_size = 2000  # records per query answer before a nextRecordsUrl
         self.bursts = False  # True: Sforce-Limit-Info in its newer `api-usage=n/m; api-bursts=n/m` form
         self.openid = True  # False: the token lacks the openid scope userinfo needs
+        self.client_id = CLIENT_ID
+        self.client_secret = CLIENT_SECRET
+        self.client_credentials_user = True  # False: the app enables the flow but names no Run As user
+        self.token_delay = 0.0  # seconds the token endpoint takes, so concurrent callers overlap
+        self.sessions = 0  # access tokens issued by the token endpoint
         self._cursors: dict[str, list[dict[str, Any]]] = {}
+
+    def transport(self) -> httpx.MockTransport:
+        async def serve(request: httpx.Request) -> httpx.Response:
+            if request.url.path == TOKEN_PATH:
+                await anyio.sleep(self.token_delay)
+            return self._serve(request)
+
+        return httpx.MockTransport(serve)
+
+    def expire_session(self) -> None:
+        """End the current session (timeout, logout, revoked): its access token no longer works."""
+        self.token = f"expired:{self.token}"
+
+    def token_requests(self) -> list[dict[str, str]]:
+        return [dict(parse_qsl(r.content.decode())) for r in self.requests if r.url.path == TOKEN_PATH]
+
+    def authorized(self, request: httpx.Request) -> bool:
+        return request.url.path == TOKEN_PATH or super().authorized(request)
 
     def add(self, sobject: str, **fields: Any) -> None:
         self.records[sobject].append(fields)
@@ -94,6 +131,8 @@ class FakeSalesforce(FakeVendor):
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
+        if path == TOKEN_PATH:
+            return self._token(request)
         if request.method != "GET":
             return errors(405, "METHOD_NOT_ALLOWED", f"HTTP Method '{request.method}' not allowed. Allowed are GET")
         if path == "/services/oauth2/userinfo":
@@ -136,6 +175,45 @@ class FakeSalesforce(FakeVendor):
             self._cursors[locator] = rest
             body["nextRecordsUrl"] = f"/services/data/{version}/query/{locator}"
         return body
+
+    # https://help.salesforce.com/s/articleView?id=xcloud.remoteaccess_oauth_client_credentials_flow.htm (the
+    # request: a form POST to the My Domain token endpoint, client id and secret in the body or as Basic auth);
+    # https://developer.salesforce.com/docs/atlas.en-us.chatterapi.meta/chatterapi/quickstart_connecting.htm (the
+    # answer: access_token, signature, token_format, instance_url, id, token_type, issued_at; no expires_in).
+    # The refusals' texts are those public clients report (restforce#338, pub-sub-api-node-client#58,
+    # simple-salesforce#753); the docs list no texts for this flow.
+    def _token(self, request: httpx.Request) -> httpx.Response:
+        form = dict(parse_qsl(request.content.decode()))
+        client_id, secret = form.get("client_id"), form.get("client_secret")
+        basic = request.headers.get("authorization", "")
+        if basic.startswith("Basic "):
+            client_id, _, secret = base64.b64decode(basic.removeprefix("Basic ")).decode().partition(":")
+        if request.method != "POST" or "grant_type" not in form:
+            return oauth_error("invalid_request", "grant type is missing")  # the docs do not show this one
+        if form["grant_type"] != "client_credentials":
+            return oauth_error("unsupported_grant_type", "grant type not supported")
+        if client_id != self.client_id:
+            return oauth_error("invalid_client_id", "client identifier invalid")
+        if secret != self.client_secret:
+            return oauth_error("invalid_client", "invalid client credentials")
+        if not self.client_credentials_user:
+            return oauth_error("invalid_grant", "no client credentials user enabled")
+        self.sessions += 1
+        self.token = f"{ORG_ID[:15]}!AQ8AQ{self.sessions:04d}fakeSessionId"
+        user = "0055g000001XYZAAA"
+        return json_response(
+            200,
+            {
+                "access_token": self.token,
+                "signature": "nUFHwtfIGLKDTHcLWmDBG8frv0t+HQGl/iCZFIQUarE=",
+                "token_format": "opaque",
+                "scope": "api openid",
+                "instance_url": INSTANCE,
+                "id": f"https://login.salesforce.com/id/{ORG_ID}/{user}",
+                "token_type": "Bearer",
+                "issued_at": "1730000000000",
+            },
+        )
 
     # https://help.salesforce.com/s/articleView?id=xcloud.remoteaccess_using_userinfo_endpoint.htm
     def _userinfo(self) -> httpx.Response:
@@ -463,5 +541,17 @@ def parse_soql(soql: str, fields: dict[str, list[str]]) -> Query:
 def make(workspace: Workspace, *, token: str = TOKEN) -> tuple[Salesforce, FakeSalesforce]:
     fake = FakeSalesforce(workspace, token=token)
     settings = SalesforceSettings(token=SecretStr(token), instance_url=INSTANCE, api_version="v62.0")
+    adapter = Salesforce(settings, policy=FAST, transport=fake.transport())
+    return adapter, fake
+
+
+def make_with_client_credentials(
+    workspace: Workspace, *, client_secret: str = CLIENT_SECRET
+) -> tuple[Salesforce, FakeSalesforce]:
+    """The adapter getting (and renewing) its own tokens with the client credentials flow."""
+    fake = FakeSalesforce(workspace, token="no-session-yet")
+    settings = SalesforceSettings(
+        client_id=CLIENT_ID, client_secret=SecretStr(client_secret), instance_url=INSTANCE, api_version="v62.0"
+    )
     adapter = Salesforce(settings, policy=FAST, transport=fake.transport())
     return adapter, fake

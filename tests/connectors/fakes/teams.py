@@ -5,19 +5,24 @@ Shapes follow learn.microsoft.com/graph: Microsoft Search answers `value[0].hits
 `moreResultsAvailable`; the hit's chatMessage carries `from.emailAddress`, `channelIdentity` or `chatId`
 and no body, as in the docs' examples; KQL ANDs bare words and ORs `a OR b`, newest message first.
 Errors are `{"error": {"code", "message", "innerError"}}`; throttling is HTTP 429 `TooManyRequests` with
-Retry-After.
+Retry-After. The Microsoft identity platform's token endpoint (login.microsoftonline.com) redeems the
+service user's refresh token for a JWT access token and a new refresh token; `expire_token` ends the current
+access token, so the next Graph call gets the documented 401 `InvalidAuthenticationToken`.
 """
 
 from __future__ import annotations
 
+import base64
 import html
 import json
 import re
+import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote, unquote
+from urllib.parse import parse_qsl, quote, unquote
 
+import anyio
 import httpx
 from pydantic import SecretStr
 
@@ -36,6 +41,10 @@ ME = {
     "mail": "escalations@acme.example",
 }
 SUMMARY_CHARS = 200  # a long message's summary is cut and marked with <ddd/>; Graph documents no length
+LOGIN_HOST = "login.microsoftonline.com"
+CLIENT_ID = "00001111-aaaa-2222-bbbb-3333cccc4444"  # the sample ids of the identity platform docs
+REFRESH_TOKEN = "0.AXkAfake-refresh-token-of-the-service-user"
+GRANTED = "ChannelMessage.Read.All ChannelMessage.Send Channel.ReadBasic.All User.Read"
 
 
 def channel_id_of(index: int) -> str:
@@ -50,6 +59,34 @@ def graph_error(status: int, code: str, message: str, headers: dict[str, str] | 
     """Graph's error body (learn.microsoft.com/graph/errors)."""
     inner = {"date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S"), "request-id": str(uuid.uuid4())}
     return json_response(status, {"error": {"code": code, "message": message, "innerError": inner}}, headers)
+
+
+def identity_error(status: int, error: str, code: int, description: str) -> httpx.Response:
+    """The identity platform's token error (learn.microsoft.com/entra/identity-platform/reference-error-codes)."""
+    trace, correlation = str(uuid.uuid4()), str(uuid.uuid4())
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+    return json_response(
+        status,
+        {
+            "error": error,
+            "error_description": f"AADSTS{code}: {description}\r\nTrace ID: {trace}\r\nCorrelation ID: "
+            f"{correlation}\r\nTimestamp: {stamp}",
+            "error_codes": [code],
+            "timestamp": stamp,
+            "trace_id": trace,
+            "correlation_id": correlation,
+            "error_uri": f"https://{LOGIN_HOST}/error?code={code}",
+        },
+    )
+
+
+def jwt(**claims: object) -> str:
+    """An unsigned JWT: what Graph access tokens look like; the adapter reads claims only for the doctor."""
+
+    def part(value: object) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
+
+    return f"{part({'typ': 'JWT', 'alg': 'RS256'})}.{part(claims)}.c2lnbmF0dXJl"
 
 
 def _text(content: str, content_type: str) -> str:
@@ -67,6 +104,14 @@ class FakeTeams(FakeVendor):
         self.chats: dict[str, str | None] = {}  # chat id -> topic
         self.channel_reads_refused = False  # as for a token without Channel.ReadBasic.All
         self.bodies_in_hits = False  # hits carry no body in the docs; some clients expect one
+        self.client_id = CLIENT_ID
+        self.client_secret: str | None = None  # set: a confidential (web) app, which must send it
+        self.refresh_tokens = {REFRESH_TOKEN}  # redeemable; Microsoft does not revoke one when it is used
+        self.scopes = GRANTED  # what the service user consented to
+        self.lifetime = 3599  # expires_in of the access tokens issued
+        self.token_delay = 0.0  # seconds the token endpoint takes, so concurrent callers overlap
+        self.tokens_refused = False  # Graph refuses every access token, however new (a blocked user)
+        self.issued = 0
         self.messages: list[dict[str, Any]] = []
         for m in workspace.messages:
             self.add(m.text, author=m.author, created=m.posted_at, channel=m.channel)
@@ -100,9 +145,26 @@ class FakeTeams(FakeVendor):
         self.messages.append(message)
         return message
 
+    def transport(self) -> httpx.MockTransport:
+        async def serve(request: httpx.Request) -> httpx.Response:
+            if request.url.host == LOGIN_HOST:
+                await anyio.sleep(self.token_delay)
+            return self._serve(request)
+
+        return httpx.MockTransport(serve)
+
+    def expire_token(self) -> None:
+        """The current access token runs out: Graph refuses it from now on."""
+        self.token = f"expired:{self.token}"
+
+    def token_requests(self) -> list[dict[str, str]]:
+        return [dict(parse_qsl(r.content.decode())) for r in self.requests if r.url.host == LOGIN_HOST]
+
     def authorized(self, request: httpx.Request) -> bool:
         # https://learn.microsoft.com/graph/auth/auth-concepts (Authorization: Bearer <access token>)
-        return request.headers.get("authorization") == f"Bearer {self.token}"
+        if request.url.host == LOGIN_HOST:
+            return True
+        return not self.tokens_refused and request.headers.get("authorization") == f"Bearer {self.token}"
 
     def unauthorized(self) -> httpx.Response:
         # https://learn.microsoft.com/graph/errors (401; the code Graph gives an expired or foreign token)
@@ -120,6 +182,8 @@ class FakeTeams(FakeVendor):
         return graph_error(500, "generalException", "An unspecified error has occurred.")
 
     def handle(self, request: httpx.Request) -> httpx.Response:
+        if request.url.host == LOGIN_HOST:
+            return self._token(request)
         path = request.url.path.removeprefix("/v1.0")
         segments = [unquote(s) for s in path.strip("/").split("/")]
         if request.method == "POST" and segments == ["search", "query"]:
@@ -138,6 +202,73 @@ class FakeTeams(FakeVendor):
         if request.method == "GET" and len(segments) == 2 and segments[0] == "chats":
             return self._chat(segments[1])
         return graph_error(400, "BadRequest", f"Resource not found for the segment '{segments[0]}'.")
+
+    # https://learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow#refresh-the-access-token: a form
+    # POST of client_id, grant_type=refresh_token, refresh_token, scope (and client_secret for web apps); the answer
+    # has token_type, expires_in, scope, access_token and, for offline_access, a new refresh_token; errors are
+    # {"error", "error_description": "AADSTS…", "error_codes", ...}. The docs give no status per error: 400 as
+    # RFC 6749 §5.2 says, 401 for a client that failed to authenticate. The AADSTS texts are as public clients
+    # quote them (the reference-error-codes table has their names).
+    def _token(self, request: httpx.Request) -> httpx.Response:
+        match = re.fullmatch(r"/([^/]+)/oauth2/v2\.0/token", request.url.path)
+        if request.method != "POST" or match is None:
+            return identity_error(400, "invalid_request", 900561, "The endpoint only accepts POST requests.")
+        form = dict(parse_qsl(request.content.decode()))
+        if form.get("grant_type") != "refresh_token":
+            return identity_error(400, "unsupported_grant_type", 70003, "The app requested an unsupported grant type.")
+        if form.get("client_id") != self.client_id:
+            return identity_error(
+                400,
+                "unauthorized_client",
+                700016,
+                f"Application with identifier '{form.get('client_id')}' was not "
+                f"found in the directory '{match.group(1)}'.",
+            )
+        secret = form.get("client_secret")
+        if self.client_secret is None and secret is not None:
+            return identity_error(
+                401,
+                "invalid_client",
+                700025,
+                "Client is public so neither 'client_assertion' nor 'client_secret' should be presented.",
+            )
+        if self.client_secret is not None and secret != self.client_secret:
+            return identity_error(
+                401,
+                "invalid_client",
+                7000215,
+                "Invalid client secret provided. Ensure the secret "
+                "being sent in the request is the client secret value, not the client secret ID.",
+            )
+        if form.get("refresh_token") not in self.refresh_tokens:
+            return identity_error(
+                400,
+                "invalid_grant",
+                700082,
+                "The refresh token has expired due to inactivity. "
+                "The token was issued on 2025-01-02T08:00:26Z and was inactive for 90.00:00:00.",
+            )
+        self.issued += 1
+        scope = form.get("scope", "")
+        self.token = jwt(
+            aud="https://graph.microsoft.com",
+            scp=self.scopes,
+            upn=ME["userPrincipalName"],
+            exp=int(time.time()) + self.lifetime,
+            uti=f"fake{self.issued}",
+        )
+        body: dict[str, Any] = {
+            "token_type": "Bearer",
+            "scope": " ".join(f"https://graph.microsoft.com/{s}" for s in self.scopes.split()),
+            "expires_in": self.lifetime,
+            "ext_expires_in": self.lifetime,
+            "access_token": self.token,
+        }
+        if "offline_access" in scope.split():
+            rotated = f"0.AXkArotated-{self.issued}-{uuid.uuid4().hex}"
+            self.refresh_tokens.add(rotated)
+            body["refresh_token"] = rotated
+        return json_response(200, body)
 
     def _name_of(self, channel_id: str) -> str | None:
         return next((name for name, cid in self.channels.items() if cid == channel_id), None)
@@ -303,5 +434,21 @@ class FakeTeams(FakeVendor):
 def make(workspace: Workspace, *, token: str = TOKEN) -> tuple[Teams, FakeTeams]:
     fake = FakeTeams(workspace, token=token)
     settings = TeamsSettings(token=SecretStr(token), team_id=TEAM_ID)
+    adapter = Teams(settings, policy=FAST, transport=fake.transport())
+    return adapter, fake
+
+
+def make_with_refresh_token(
+    workspace: Workspace, *, refresh_token: str = REFRESH_TOKEN, client_secret: str | None = None
+) -> tuple[Teams, FakeTeams]:
+    """The adapter renewing the service user's access tokens with its refresh token."""
+    fake = FakeTeams(workspace, token="no-token-issued-yet")
+    settings = TeamsSettings(
+        client_id=CLIENT_ID,
+        client_secret=SecretStr(client_secret) if client_secret else None,
+        refresh_token=SecretStr(refresh_token),
+        tenant="acme.onmicrosoft.com",
+        team_id=TEAM_ID,
+    )
     adapter = Teams(settings, policy=FAST, transport=fake.transport())
     return adapter, fake
