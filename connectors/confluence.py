@@ -30,7 +30,7 @@ from connectors.errors import AuthError, UpstreamError
 from connectors.health import Health, probe
 from connectors.http import Json, Policy, Upstream, paginate, parse
 from connectors.models import Article, Page
-from connectors.products import ConfigError, VendorSettings
+from connectors.products import VendorSettings
 from connectors.query import article_kind, keywords
 
 PAGE_SIZE = 50  # v1 search caps a page lower when content is expanded; 50 stays under every cap
@@ -180,13 +180,10 @@ class Confluence:
     ) -> None:
         if settings.base_url:
             base = settings.base_url.rstrip("/")
-        elif settings.site:
+        else:
+            assert settings.site, "ConfluenceSettings insists on a site or a base URL"
             host = settings.site.strip().removeprefix("https://").removeprefix("http://").strip("/")
             base = f"https://{host if '.' in host else host + '.atlassian.net'}/wiki"
-        else:
-            raise ConfigError(
-                f"{ConfluenceSettings.variable('site')} is not set (or set {ConfluenceSettings.variable('base_url')})"
-            )
         token = settings.token.get_secret_value()
         basic = base64.b64encode(f"{settings.email}:{token}".encode()).decode()
         self._base = base

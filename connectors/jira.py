@@ -34,7 +34,7 @@ from connectors.health import Health, probe
 from connectors.http import Json, Policy, Upstream, paginate, parse
 from connectors.idempotency import Receipts
 from connectors.models import Page, TrackerIssue, WriteReceipt
-from connectors.products import ConfigError, VendorSettings
+from connectors.products import VendorSettings
 from connectors.query import keywords
 
 SEARCH = "/rest/api/3/search/jql"
@@ -206,12 +206,9 @@ class Jira:
     ) -> None:
         if settings.site:
             site = f"https://{_host(settings.site)}"
-        elif settings.base_url:
-            site = settings.base_url.rstrip("/")
         else:
-            raise ConfigError(
-                f"{JiraSettings.variable('site')} is not set (or set {JiraSettings.variable('base_url')})"
-            )
+            assert settings.base_url, "JiraSettings insists on a site or a base URL"
+            site = settings.base_url.rstrip("/")
         token = settings.token.get_secret_value()
         basic = base64.b64encode(f"{settings.email}:{token}".encode()).decode()
         self._site = site  # where people browse issues, even when the API goes through another host

@@ -50,6 +50,10 @@ class Product:
     category: Category
     module: str  # holds SETTINGS (a VendorSettings subclass) and ADAPTER (built from it)
 
+    def settings_type(self) -> type[VendorSettings]:
+        settings: type[VendorSettings] = importlib.import_module(self.module).SETTINGS
+        return settings
+
 
 PRODUCTS: tuple[Product, ...] = (
     Product("intercom", "Intercom", "support", "connectors.intercom"),
@@ -91,10 +95,6 @@ def load_settings(settings_type: type[VendorSettings], **given: Any) -> VendorSe
 
 def open_product(product: Product, *, transport: httpx.AsyncBaseTransport | None = None) -> Adapter:
     """The product's adapter, configured from the environment."""
-    module = importlib.import_module(product.module)
-    settings = load_settings(module.SETTINGS)
-    try:
-        adapter: Adapter = module.ADAPTER(settings, transport=transport)
-    except ConfigError as exc:
-        raise ConfigError(f"{product.title}: {exc}") from None
+    settings = load_settings(product.settings_type())
+    adapter: Adapter = importlib.import_module(product.module).ADAPTER(settings, transport=transport)
     return adapter

@@ -31,19 +31,13 @@ def vendor_products(settings: Settings) -> dict[Category, Product]:
             continue
         product = find_product(choice)
         try:
-            load_settings(_settings_type(product))
+            load_settings(product.settings_type())
         except ConfigError as exc:
             problems.append(f"ESCALATION_{category.upper()}={choice} needs: {exc}")
         chosen[category] = product
     if problems:
         raise ConfigError("; ".join(problems) + " (see CONNECTORS.md)")
     return chosen
-
-
-def _settings_type(product: Product) -> type:
-    import importlib
-
-    return importlib.import_module(product.module).SETTINGS
 
 
 def open_connectors(

@@ -6,7 +6,6 @@ them, when they are not. Nothing here writes: a live account's data is not ours 
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -25,7 +24,7 @@ QUERY = "error"  # a word any real support workspace has somewhere
 async def live(request: pytest.FixtureRequest) -> AsyncIterator[tuple[Product, Any]]:
     product: Product = request.param
     try:
-        load_settings(importlib.import_module(product.module).SETTINGS)
+        load_settings(product.settings_type())
     except ConfigError as exc:
         pytest.skip(f"{product.title} credentials not set: {exc}")
     adapter: Any = open_product(product)

@@ -97,7 +97,7 @@ def test_every_variable_of_every_product_is_documented_in_connectors_md(product:
     from pathlib import Path
 
     documented = (Path(__file__).parents[2] / "CONNECTORS.md").read_text("utf-8")
-    settings: type[VendorSettings] = importlib.import_module(product.module).SETTINGS
+    settings = product.settings_type()
 
     missing = [settings.variable(f) for f in settings.model_fields if settings.variable(f) not in documented]
 
