@@ -31,7 +31,7 @@ from connectors.health import Health, probe
 from connectors.http import Json, Policy, Upstream, paginate, parse
 from connectors.models import Article, Page
 from connectors.products import VendorSettings
-from connectors.query import article_kind, keywords
+from connectors.query import article_kind, clip, keywords
 
 PAGE_SIZE = 50  # v1 search caps a page lower when content is expanded; 50 stays under every cap
 SNIPPET_LIMIT = 300
@@ -143,10 +143,6 @@ def plain(text: str) -> str:
     return " ".join(html.unescape(_HIGHLIGHT.sub("", text)).split())
 
 
-def _snippet(text: str) -> str:
-    return text if len(text) <= SNIPPET_LIMIT else text[: SNIPPET_LIMIT - 1].rstrip() + "…"
-
-
 def _describe(body: Json) -> str | None:
     """Confluence errors: `{"statusCode": 400, "data": {...}, "message": "..."}`."""
     if isinstance(body, dict):
@@ -222,7 +218,7 @@ class Confluence:
         return Article(
             id=content.id,
             title=title,
-            snippet=_snippet(plain(result.excerpt) or title),
+            snippet=clip(plain(result.excerpt) or title, SNIPPET_LIMIT),
             kind=article_kind(title, labels),
             url=f"{base}{webui}" if webui else None,
             updated_at=result.last_modified,

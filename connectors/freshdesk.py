@@ -325,7 +325,7 @@ class Freshdesk:
         )
 
     async def get_ticket(self, ticket_id: str) -> Ticket:
-        number = _numeric(ticket_id)
+        number = text_query.numeric_id(self.name, ticket_id, vendor="Freshdesk")
         reply = await self._get(f"/api/v2/tickets/{number}", {"include": "requester,company"})
         ticket = parse(self.name, _Ticket, reply.body)
         if ticket.company is not None and ticket.company.id is not None:
@@ -378,7 +378,7 @@ class Freshdesk:
     # -- writes -------------------------------------------------------------------------------
 
     async def add_internal_note(self, ticket_id: str, body: str, *, idempotency_key: str) -> WriteReceipt:
-        number = _numeric(ticket_id)
+        number = text_query.numeric_id(self.name, ticket_id, vendor="Freshdesk")
 
         async def write() -> WriteReceipt:
             # The note body is HTML: the text is escaped so it reads as written. Freshdesk takes no
@@ -407,14 +407,6 @@ def _decode_cursor(cursor: str | None) -> tuple[int, int] | None:
     if match is None or int(match[1]) < 1:
         return None
     return int(match[1]), int(match[2])
-
-
-def _numeric(ticket_id: str) -> str:
-    """Freshdesk ticket ids are integers; anything else cannot exist, so it is not sent."""
-    clean = ticket_id.strip().lstrip("#")
-    if not clean.isdigit():
-        raise NotFoundError("freshdesk", f"no ticket with id {ticket_id!r} (Freshdesk ticket ids are numbers)")
-    return clean
 
 
 SETTINGS = FreshdeskSettings

@@ -31,7 +31,7 @@ from connectors.health import Health, probe
 from connectors.http import Json, Policy, Upstream, paginate, parse
 from connectors.models import Article, Page
 from connectors.products import VendorSettings
-from connectors.query import article_kind, keywords
+from connectors.query import article_kind, clip, keywords
 
 BASE_URL = "https://api.getguru.com/api/v1"
 APP_URL = "https://app.getguru.com/card"
@@ -116,10 +116,6 @@ def text_of(content: str) -> str:
     parser.feed(content)
     parser.close()
     return " ".join(html.unescape("".join(parser.parts)).split())
-
-
-def _snippet(text: str) -> str:
-    return text if len(text) <= SNIPPET_LIMIT else text[: SNIPPET_LIMIT - 1].rstrip() + "…"
 
 
 def next_page_token(link_header: str | None) -> str | None:
@@ -228,7 +224,7 @@ class Guru:
         return Article(
             id=card.id,
             title=title,
-            snippet=_snippet(text_of(card.content) or title),
+            snippet=clip(text_of(card.content) or title, SNIPPET_LIMIT),
             kind=article_kind(title, tags),
             url=f"{APP_URL}/{card.slug}" if card.slug else None,
             updated_at=card.last_modified,

@@ -345,7 +345,7 @@ class Intercom:
         return self._companies[company_id]
 
     async def get_ticket(self, ticket_id: str) -> Ticket:
-        number = _numeric(ticket_id)
+        number = text_query.numeric_id(self.name, ticket_id, vendor="Intercom", noun="conversation")
         body = await self._api.get(f"/conversations/{number}", params={"display_as": "plaintext"})
         conversation = parse(self.name, _Conversation, body)
         ticket = await self._ticket(conversation)
@@ -385,7 +385,7 @@ class Intercom:
     # -- writes -------------------------------------------------------------------------------
 
     async def add_internal_note(self, ticket_id: str, body: str, *, idempotency_key: str) -> WriteReceipt:
-        number = _numeric(ticket_id)
+        number = text_query.numeric_id(self.name, ticket_id, vendor="Intercom", noun="conversation")
 
         async def write() -> WriteReceipt:
             admin = self._settings.admin_id or (await self._whoami()).id
@@ -407,16 +407,6 @@ def _who(author: _Author | None) -> str | None:
     if author is None:
         return None
     return author.name or author.email or (f"{author.type} {author.id}" if author.id else None)
-
-
-def _numeric(ticket_id: str) -> str:
-    """Conversation ids are integers; anything else cannot exist, so it is not sent."""
-    clean = ticket_id.strip().lstrip("#")
-    if not clean.isdigit():
-        raise NotFoundError(
-            "intercom", f"no conversation with id {ticket_id!r} (Intercom conversation ids are numbers)"
-        )
-    return clean
 
 
 SETTINGS = IntercomSettings

@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterable
 from typing import Literal
 
+from connectors.errors import NotFoundError
 from connectors.local import STOPWORDS
 
 ArticleKind = Literal["known_issue", "workaround", "how_to", "limitation", "reference"]
@@ -33,3 +34,17 @@ def article_kind(title: str, labels: Iterable[str] = ()) -> ArticleKind:
             if any(cue in text for cue in cues):
                 return kind
     return "reference"
+
+
+def clip(text: str, limit: int) -> str:
+    """`text` cut to `limit` characters, an ellipsis marking the cut."""
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def numeric_id(source: str, record_id: str, *, vendor: str, noun: str = "ticket") -> str:
+    """The digits of an id the vendor numbers (`#123` and spaces allowed); NotFoundError, with no
+    request sent, for anything else, since no such record can exist."""
+    clean = record_id.strip().lstrip("#")
+    if not clean.isdigit():
+        raise NotFoundError(source, f"no {noun} with id {record_id!r} ({vendor} {noun} ids are numbers)")
+    return clean

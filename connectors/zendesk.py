@@ -30,7 +30,7 @@ from pydantic import AwareDatetime, BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from connectors import query as text_query
-from connectors.errors import AuthError, NotFoundError
+from connectors.errors import AuthError
 from connectors.health import Health, probe
 from connectors.http import Json, Policy, Upstream, paginate, parse
 from connectors.idempotency import Receipts
@@ -234,10 +234,11 @@ class Zendesk:
         return await paginate(fetch, limit=limit, cursor=cursor, page_size=SEARCH_PAGE)
 
     async def get_ticket(self, ticket_id: str) -> Ticket:
+        number = text_query.numeric_id(self.name, ticket_id, vendor="Zendesk")
         shown = parse(
             self.name,
             _Shown,
-            await self._api.get(f"/api/v2/tickets/{_numeric(ticket_id)}", params={"include": "users,organizations"}),
+            await self._api.get(f"/api/v2/tickets/{number}", params={"include": "users,organizations"}),
         )
         self._remember(shown.organizations)
         users = {u.id: u for u in shown.users if u.id is not None}
@@ -314,7 +315,7 @@ class Zendesk:
     # -- writes -------------------------------------------------------------------------------
 
     async def add_internal_note(self, ticket_id: str, body: str, *, idempotency_key: str) -> WriteReceipt:
-        number = _numeric(ticket_id)
+        number = text_query.numeric_id(self.name, ticket_id, vendor="Zendesk")
 
         async def write() -> WriteReceipt:
             # Zendesk documents Idempotency-Key for ticket creation only, so the PUT is not retried
@@ -333,14 +334,6 @@ class Zendesk:
             return WriteReceipt(id=rid, url=f"{self._base}/agent/tickets/{number}")
 
         return await self._receipts.once(idempotency_key, write)
-
-
-def _numeric(ticket_id: str) -> str:
-    """Zendesk ticket ids are integers; anything else cannot exist, so it is not sent."""
-    clean = ticket_id.strip().lstrip("#")
-    if not clean.isdigit():
-        raise NotFoundError("zendesk", f"no ticket with id {ticket_id!r} (Zendesk ticket ids are numbers)")
-    return clean
 
 
 def _ids(ids: list[int]) -> str:
