@@ -27,12 +27,13 @@ import logging
 import random
 import re
 import time
-from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
+from urllib.parse import quote_plus
 
 import anyio
 import httpx
@@ -359,7 +360,7 @@ class Upstream:
         if not 200 <= status < 300:
             self._breaker.released()  # the vendor is up; it said no
             if status in self._inspect_statuses:  # e.g. GraphQL errors (Linear's rate limit) in a 400
-                self._run_inspect(response, _json_or_none(response))
+                self._run_inspect(response, json_or_none(response))
             raise self._refusal(response)
         try:
             body = self._json(response)
@@ -425,10 +426,7 @@ class Upstream:
 
     def scrub(self, text: str) -> str:
         """`text` on one line, at most DETAIL_LIMIT characters, with every secret replaced."""
-        for secret in self._secrets:
-            text = text.replace(secret, "[redacted]")
-        text = " ".join(text.split())
-        return text if len(text) <= DETAIL_LIMIT else text[: DETAIL_LIMIT - 1] + "…"
+        return redact(text, self._secrets)
 
     def _scrubbed(self, exc: ConnectorError) -> ConnectorError:
         clean = self.scrub(exc.detail)
@@ -485,7 +483,18 @@ class Upstream:
         )
 
 
-def _json_or_none(response: httpx.Response) -> Json:
+def redact(text: str, secrets: Iterable[str | None]) -> str:
+    """`text` on one line, at most DETAIL_LIMIT characters, with each secret (or its URL-encoded form)
+    replaced in one pass, longest first, so no secret is found inside another or inside "[redacted]"."""
+    variants = {v for secret in secrets if secret for v in (secret, quote_plus(secret))}
+    if variants:
+        pattern = "|".join(re.escape(v) for v in sorted(variants, key=len, reverse=True))
+        text = re.sub(pattern, "[redacted]", text)
+    text = " ".join(text.split())
+    return text if len(text) <= DETAIL_LIMIT else text[: DETAIL_LIMIT - 1] + "…"
+
+
+def json_or_none(response: httpx.Response) -> Json:
     try:
         return response.json()
     except ValueError:

@@ -21,19 +21,18 @@ needed them.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
-from urllib.parse import quote_plus, urlsplit
+from urllib.parse import urlsplit
 
 import anyio
 import httpx
 from pydantic import BaseModel, Field, ValidationError
 
 from connectors.errors import AuthError, UpstreamError
-from connectors.http import DETAIL_LIMIT
+from connectors.http import json_or_none, redact
 
 LEEWAY = 60.0  # seconds before its stated expiry a token is renewed: requests take time, clocks differ
 
@@ -153,7 +152,7 @@ class OAuth(httpx.Auth):
         status = answer.status_code
         if status == 429 or status >= 500:
             return None
-        body = _json(answer)
+        body = json_or_none(answer)
         if not 200 <= status < 300:
             said = self._said(body)
             raise AuthError(
@@ -192,16 +191,4 @@ class OAuth(httpx.Auth):
         known = (grant.client_secret, self._refresh_token, self._token, self._given)
         if isinstance(grant, RefreshToken):
             known = (*known, grant.refresh_token)
-        variants = {v for secret in known if secret for v in (secret, quote_plus(secret))}
-        if variants:  # one pass, longest first, so no secret is found inside another or inside "[redacted]"
-            pattern = "|".join(re.escape(v) for v in sorted(variants, key=len, reverse=True))
-            text = re.sub(pattern, "[redacted]", text)
-        text = " ".join(text.split())
-        return text if len(text) <= DETAIL_LIMIT else text[: DETAIL_LIMIT - 1] + "…"
-
-
-def _json(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None
+        return redact(text, known)
