@@ -49,6 +49,10 @@ class CRM(Protocol):
         """Accounts whose name or domain matches `query` (prefix match is enough)."""
         ...
 
+    async def accounts_on_plan(self, plan: str, *, limit: int = 100, cursor: str | None = None) -> Page[Account]:
+        """Accounts whose plan (tier, segment) is `plan`, compared case-insensitively: a segment of customers."""
+        ...
+
     async def open_deals(self, account_id: str) -> list[Deal]: ...
 
 

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from connectors.errors import ConnectorError
 
 if TYPE_CHECKING:  # the local adapter imports this module and must not pay for the HTTP stack
-    from connectors.http import Upstream
+    from connectors.http.upstream import Upstream
 
 
 class Health(BaseModel):

@@ -256,6 +256,19 @@ class LocalWorkspace:
 
         return await self._run(find)
 
+    async def accounts_on_plan(self, plan: str, *, limit: int = 100, cursor: str | None = None) -> Page[Account]:
+        def find() -> Page[Account]:
+            offset = _cursor_offset(cursor)
+            rows: list[tuple[str]] = self._db.execute(
+                "SELECT body FROM records WHERE kind = 'account' "
+                "AND lower(json_extract(body, '$.plan')) = lower(?) ORDER BY customer LIMIT ? OFFSET ?",
+                (plan.strip(), limit + 1, offset),
+            ).fetchall()
+            items = [Account.model_validate_json(r[0]) for r in rows[:limit]]
+            return Page[Account](items=items, next_cursor=str(offset + limit) if len(rows) > limit else None)
+
+        return await self._run(find)
+
     async def open_deals(self, account_id: str) -> list[Deal]:
         def find() -> list[Deal]:
             rows: list[tuple[str]] = self._db.execute(

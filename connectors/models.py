@@ -63,6 +63,7 @@ class Deal(Record):
     amount: float | None = None
     stage: str
     close_date: date | None = None
+    renewal: bool = False  # renews revenue already counted in the account's ARR
 
 
 class Message(Record):

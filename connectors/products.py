@@ -56,18 +56,18 @@ class Product:
 
 
 PRODUCTS: tuple[Product, ...] = (
-    Product("intercom", "Intercom", "support", "connectors.intercom"),
-    Product("zendesk", "Zendesk", "support", "connectors.zendesk"),
-    Product("freshdesk", "Freshdesk", "support", "connectors.freshdesk"),
-    Product("hubspot", "HubSpot", "crm", "connectors.hubspot"),
-    Product("salesforce", "Salesforce", "crm", "connectors.salesforce"),
-    Product("slack", "Slack", "chat", "connectors.slack"),
-    Product("teams", "Microsoft Teams", "chat", "connectors.teams"),
-    Product("jira", "Jira Cloud", "tracker", "connectors.jira"),
-    Product("linear", "Linear", "tracker", "connectors.linear"),
-    Product("notion", "Notion", "knowledge", "connectors.notion"),
-    Product("confluence", "Confluence", "knowledge", "connectors.confluence"),
-    Product("guru", "Guru", "knowledge", "connectors.guru"),
+    Product("intercom", "Intercom", "support", "connectors.vendors.intercom"),
+    Product("zendesk", "Zendesk", "support", "connectors.vendors.zendesk"),
+    Product("freshdesk", "Freshdesk", "support", "connectors.vendors.freshdesk"),
+    Product("hubspot", "HubSpot", "crm", "connectors.vendors.hubspot"),
+    Product("salesforce", "Salesforce", "crm", "connectors.vendors.salesforce"),
+    Product("slack", "Slack", "chat", "connectors.vendors.slack"),
+    Product("teams", "Microsoft Teams", "chat", "connectors.vendors.teams"),
+    Product("jira", "Jira Cloud", "tracker", "connectors.vendors.jira"),
+    Product("linear", "Linear", "tracker", "connectors.vendors.linear"),
+    Product("notion", "Notion", "knowledge", "connectors.vendors.notion"),
+    Product("confluence", "Confluence", "knowledge", "connectors.vendors.confluence"),
+    Product("guru", "Guru", "knowledge", "connectors.vendors.guru"),
 )
 
 

@@ -8,9 +8,9 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 
-from server.cli import configure_logging, connectors_problem, settings_problem
 from server.models import Language
 from server.settings import Settings
+from server.startup import configure_logging, connectors_problem, settings_problem
 
 cli = typer.Typer(
     name="escalation-mcp",

@@ -34,13 +34,13 @@ import uvicorn
 from pydantic import SecretStr
 
 from connectors import Category, Connectors
-from connectors.http import Policy
-from connectors.hubspot import HubSpot, HubSpotSettings
-from connectors.jira import Jira, JiraSettings
-from connectors.notion import Notion, NotionSettings
-from connectors.slack import Slack, SlackSettings
+from connectors.http.upstream import Policy
+from connectors.vendors.hubspot import HubSpot, HubSpotSettings
+from connectors.vendors.jira import Jira, JiraSettings
+from connectors.vendors.notion import Notion, NotionSettings
+from connectors.vendors.slack import Slack, SlackSettings
+from connectors.vendors.zendesk import Zendesk, ZendeskSettings
 from connectors.workspace import Workspace
-from connectors.zendesk import Zendesk, ZendeskSettings
 from tests.connectors.fakes import hubspot, jira, notion, slack, zendesk
 from tests.connectors.fakes.base import FAST, FakeVendor
 from tests.connectors.scenario import TOKEN

@@ -9,10 +9,10 @@ import anyio
 import pytest
 from pydantic import SecretStr
 
-from connectors.confluence import Confluence, ConfluenceSettings, cql_string, search_cql
 from connectors.errors import UpstreamError
 from connectors.models import Article
 from connectors.products import ConfigError, find_product, load_settings, open_product
+from connectors.vendors.confluence import Confluence, ConfluenceSettings, cql_string, search_cql
 from connectors.workspace import Workspace
 from tests.connectors.fakes.base import FAST, json_response
 from tests.connectors.fakes.confluence import EMAIL, FakeConfluence, make

@@ -13,8 +13,8 @@ import pytest
 from pydantic import SecretStr
 
 from connectors.errors import ConnectorError, NotFoundError, UpstreamError
-from connectors.freshdesk import Freshdesk, FreshdeskSettings, next_page
 from connectors.products import ConfigError, load_settings
+from connectors.vendors.freshdesk import Freshdesk, FreshdeskSettings, next_page
 from tests.connectors.fakes.base import FAST, json_response
 from tests.connectors.fakes.freshdesk import DOMAIN, FakeFreshdesk, make
 from tests.connectors.scenario import ANCHOR, SCENARIO, TOKEN, ago

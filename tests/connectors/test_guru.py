@@ -10,9 +10,9 @@ import httpx
 import pytest
 
 from connectors.errors import UpstreamError
-from connectors.guru import GuruSettings, next_page_token, text_of
 from connectors.models import Article, Page
 from connectors.products import ConfigError, load_settings
+from connectors.vendors.guru import GuruSettings, next_page_token, text_of
 from connectors.workspace import Workspace
 from tests.connectors.fakes.base import json_response
 from tests.connectors.fakes.guru import USERNAME, make

@@ -19,7 +19,6 @@ import anyio
 import httpx
 import pytest
 
-from connectors.breaker import CircuitOpen
 from connectors.errors import (
     AuthError,
     ConnectorError,
@@ -28,7 +27,8 @@ from connectors.errors import (
     RateLimitedError,
     UpstreamError,
 )
-from connectors.http import Headroom, Json, Upstream, headroom_of, paginate, retry_after_of
+from connectors.http.breaker import CircuitOpen
+from connectors.http.upstream import Headroom, Json, Upstream, headroom_of, paginate, retry_after_of
 from tests.connectors.fakes.base import FAST
 from tests.connectors.loopback import (
     Fails,
@@ -78,7 +78,7 @@ async def opened(
 
 
 def retries(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
-    return [r for r in caplog.records if r.name == "connectors.http" and "retrying" in r.getMessage()]
+    return [r for r in caplog.records if r.name == "connectors.http.upstream" and "retrying" in r.getMessage()]
 
 
 async def wait_for_hits(up: Loopback, path: str, count: int = 1) -> None:
@@ -130,7 +130,7 @@ async def test_a_read_that_keeps_failing_surfaces_the_status_after_every_attempt
 
 
 async def test_a_refused_connection_is_retried_then_reported_naming_the_host(caplog: pytest.LogCaptureFixture):
-    caplog.set_level(logging.INFO, logger="connectors.http")
+    caplog.set_level(logging.INFO, logger="connectors.http.upstream")
     async with refused() as url, opened(url) as api:
         with pytest.raises(UpstreamError, match=r"could not reach 127\.0\.0\.1 \(ConnectError\)"):
             await api.get("/items")
@@ -167,7 +167,7 @@ async def test_an_idempotent_write_is_resent_after_a_server_error():
 async def test_a_write_that_is_not_idempotent_is_retried_when_the_connection_was_refused(
     caplog: pytest.LogCaptureFixture,
 ):
-    caplog.set_level(logging.INFO, logger="connectors.http")
+    caplog.set_level(logging.INFO, logger="connectors.http.upstream")
     async with refused() as url, opened(url) as api:
         with pytest.raises(UpstreamError, match="could not reach"):
             await api.post("/notes", json={"body": "checked"}, idempotent=False)
@@ -236,9 +236,9 @@ async def test_a_retry_after_as_an_http_date_is_waited_out_before_the_read_is_re
 async def test_a_retry_after_holds_back_every_concurrent_call_to_the_same_upstream(
     caplog: pytest.LogCaptureFixture,
 ):
-    caplog.set_level(logging.INFO, logger="connectors.http")
+    caplog.set_level(logging.INFO, logger="connectors.http.upstream")
     retrying = Retrying()
-    logging.getLogger("connectors.http").addHandler(retrying)
+    logging.getLogger("connectors.http.upstream").addHandler(retrying)
     async with serve() as up, opened(up.url) as api:
         up.answer_next(RateLimited("1"))
         async with anyio.create_task_group() as group:
@@ -247,7 +247,7 @@ async def test_a_retry_after_holds_back_every_concurrent_call_to_the_same_upstre
                 with anyio.fail_after(10):
                     await retrying.seen.wait()  # the first call has read the 429 and is waiting
             finally:
-                logging.getLogger("connectors.http").removeHandler(retrying)
+                logging.getLogger("connectors.http.upstream").removeHandler(retrying)
 
             assert await api.get("/second") == {"ok": True, "path": "/second"}
 
@@ -281,7 +281,7 @@ async def test_while_a_long_pause_lasts_a_call_with_a_shorter_deadline_fails_wit
 async def test_while_a_long_pause_lasts_a_call_with_a_shorter_deadline_fails_without_backing_off(
     caplog: pytest.LogCaptureFixture,
 ):
-    caplog.set_level(logging.INFO, logger="connectors.http")
+    caplog.set_level(logging.INFO, logger="connectors.http.upstream")
     async with serve(RateLimited("30")) as up, opened(up.url) as api:
         with anyio.fail_after(5), pytest.raises(RateLimitedError):
             await api.get("/items")
@@ -460,7 +460,7 @@ async def test_the_breaker_half_opens_after_the_cooldown_and_a_successful_trial_
 
 
 class RefusingAuth(httpx.Auth):
-    """An auth flow whose token refresh the vendor refuses, as `connectors.oauth` raises it."""
+    """An auth flow whose token refresh the vendor refuses, as `connectors.http.oauth` raises it."""
 
     def __init__(self) -> None:
         self.refuse = False

@@ -8,10 +8,10 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from connectors.crm_values import Places, date_of
 from connectors.errors import AuthError, NotFoundError, RateLimitedError
-from connectors.hubspot import HubSpot, HubSpotSettings
 from connectors.products import ConfigError, load_settings
+from connectors.vendors.crm_values import Places, date_of
+from connectors.vendors.hubspot import HubSpot, HubSpotSettings
 from connectors.workspace import Workspace
 from tests.connectors.fakes.base import FAST, body_of
 from tests.connectors.fakes.hubspot import FakeHubSpot, make

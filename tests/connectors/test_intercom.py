@@ -14,8 +14,8 @@ import pytest
 from pydantic import SecretStr
 
 from connectors.errors import NotFoundError, RateLimitedError, UpstreamError
-from connectors.intercom import Intercom, IntercomSettings, Region
 from connectors.products import ConfigError, load_settings
+from connectors.vendors.intercom import Intercom, IntercomSettings, Region
 from tests.connectors.fakes.base import FAST
 from tests.connectors.fakes.intercom import ADMIN_ID, FakeIntercom, make
 from tests.connectors.scenario import ANCHOR, SCENARIO, TOKEN

@@ -11,8 +11,8 @@ import pytest
 from pydantic import SecretStr
 
 from connectors.errors import AuthError, UpstreamError
-from connectors.jira import FIELDS, Jira, JiraSettings, adf, jql_string, label, search_jql
 from connectors.products import ConfigError, load_settings
+from connectors.vendors.jira import FIELDS, Jira, JiraSettings, adf, jql_string, label, search_jql
 from tests.connectors.contract.conftest import scenario
 from tests.connectors.fakes.base import FAST
 from tests.connectors.fakes.jira import EMAIL, PROJECT, FakeJira, make

@@ -13,9 +13,9 @@ import pytest
 
 from connectors import products
 from connectors.errors import AuthError, NotFoundError, RateLimitedError, UpstreamError
-from connectors.linear import PAGE_SIZE, Linear, LinearSettings, issue_id_for
 from connectors.models import TrackerIssue
 from connectors.products import ConfigError
+from connectors.vendors.linear import PAGE_SIZE, Linear, LinearSettings, issue_id_for
 from tests.connectors.contract.conftest import scenario
 from tests.connectors.fakes.base import FAST, json_response
 from tests.connectors.fakes.linear import TEAM_ID, FakeLinear, make

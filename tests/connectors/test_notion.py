@@ -13,8 +13,8 @@ import pytest
 
 from connectors import products
 from connectors.errors import AuthError, UpstreamError
-from connectors.notion import NOTION_VERSION, SNIPPET_BLOCKS, SNIPPET_CHARS, Notion, NotionSettings
 from connectors.products import ConfigError
+from connectors.vendors.notion import NOTION_VERSION, SNIPPET_BLOCKS, SNIPPET_CHARS, Notion, NotionSettings
 from tests.connectors.contract.conftest import scenario
 from tests.connectors.fakes.base import FAST, json_response
 from tests.connectors.fakes.notion import FakeNotion, make

@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 from connectors.errors import AuthError, UpstreamError
-from connectors.http import DETAIL_LIMIT, Upstream
-from connectors.oauth import ClientCredentials, Grant, OAuth, RefreshToken
+from connectors.http.oauth import ClientCredentials, Grant, OAuth, RefreshToken
+from connectors.http.upstream import DETAIL_LIMIT, Upstream
 from tests.connectors.fakes.base import FAST, json_response
 
 TOKEN_URL = "https://login.example.com/oauth2/token"

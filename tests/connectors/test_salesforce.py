@@ -10,7 +10,7 @@ from pydantic import SecretStr
 
 from connectors.errors import AuthError, NotFoundError, RateLimitedError, UpstreamError
 from connectors.products import ConfigError, load_settings
-from connectors.salesforce import Salesforce, SalesforceSettings, soql_contains, soql_string
+from connectors.vendors.salesforce import Salesforce, SalesforceSettings, soql_contains, soql_string
 from connectors.workspace import Workspace
 from tests.connectors.fakes.base import FAST, json_response
 from tests.connectors.fakes.salesforce import (

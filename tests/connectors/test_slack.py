@@ -10,7 +10,7 @@ from pydantic import SecretStr
 
 from connectors.errors import AuthError, NotFoundError, UpstreamError
 from connectors.products import ConfigError, load_settings
-from connectors.slack import MAX_COUNT, Slack, SlackSettings, plain, window
+from connectors.vendors.slack import MAX_COUNT, Slack, SlackSettings, plain, window
 from tests.connectors.contract.conftest import scenario
 from tests.connectors.fakes.base import FAST, json_response
 from tests.connectors.fakes.slack import BOT_NAME, BOT_TOKEN, USER_NAME, FakeSlack, make, refused

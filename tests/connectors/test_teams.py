@@ -15,7 +15,7 @@ from pydantic import SecretStr
 
 from connectors.errors import AuthError, NotFoundError, UpstreamError
 from connectors.products import ConfigError, load_settings
-from connectors.teams import PAGE_SIZE, Teams, TeamsSettings, as_html, channel_of_link, plain
+from connectors.vendors.teams import PAGE_SIZE, Teams, TeamsSettings, as_html, channel_of_link, plain
 from tests.connectors.contract.conftest import scenario
 from tests.connectors.fakes.base import FAST, body_of, json_response
 from tests.connectors.fakes.teams import (

@@ -14,7 +14,7 @@ from pydantic import SecretStr
 
 from connectors.errors import NotFoundError, UpstreamError
 from connectors.products import ConfigError, load_settings
-from connectors.zendesk import Zendesk, ZendeskSettings
+from connectors.vendors.zendesk import Zendesk, ZendeskSettings
 from tests.connectors.fakes.base import FAST, json_response
 from tests.connectors.fakes.zendesk import EMAIL, SUBDOMAIN, FakeZendesk, make
 from tests.connectors.scenario import ANCHOR, SCENARIO, TOKEN, ago

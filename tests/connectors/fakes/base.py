@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from connectors.http import Policy
+from connectors.http.upstream import Policy
 from connectors.local import STOPWORDS
 from connectors.workspace import Workspace
 from tests.connectors.scenario import TOKEN

@@ -18,8 +18,8 @@ from urllib.parse import quote_plus, urlencode
 import httpx
 from pydantic import SecretStr
 
-from connectors.confluence import Confluence, ConfluenceSettings
 from connectors.models import Article
+from connectors.vendors.confluence import Confluence, ConfluenceSettings
 from connectors.workspace import Workspace
 from tests.connectors.fakes.base import FAST, FakeVendor, json_response
 from tests.connectors.scenario import TOKEN

@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
-from connectors.freshdesk import Freshdesk, FreshdeskSettings
+from connectors.vendors.freshdesk import Freshdesk, FreshdeskSettings
 from connectors.workspace import Workspace
 from tests.connectors.fakes.base import FAST, FakeVendor, body_of, json_response
 from tests.connectors.scenario import ANCHOR, TOKEN

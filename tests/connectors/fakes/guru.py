@@ -18,8 +18,8 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
-from connectors.guru import Guru, GuruSettings
 from connectors.models import Article
+from connectors.vendors.guru import Guru, GuruSettings
 from connectors.workspace import Workspace
 from tests.connectors.fakes.base import FAST, FakeVendor, json_response, matches
 from tests.connectors.scenario import TOKEN

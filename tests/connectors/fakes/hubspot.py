@@ -19,8 +19,8 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
-from connectors.hubspot import HubSpot, HubSpotSettings
 from connectors.models import Account, Deal
+from connectors.vendors.hubspot import HubSpot, HubSpotSettings
 from connectors.workspace import Workspace
 from tests.connectors.fakes.base import FAST, FakeVendor, body_of, json_response
 from tests.connectors.scenario import TOKEN

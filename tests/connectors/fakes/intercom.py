@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
-from connectors.intercom import Intercom, IntercomSettings
+from connectors.vendors.intercom import Intercom, IntercomSettings
 from connectors.workspace import Workspace
 from tests.connectors.fakes.base import FAST, FakeVendor, body_of, json_response
 from tests.connectors.scenario import TOKEN

@@ -19,8 +19,8 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
-from connectors.jira import Jira, JiraSettings
 from connectors.models import TrackerIssue
+from connectors.vendors.jira import Jira, JiraSettings
 from connectors.workspace import Workspace
 from tests.connectors.fakes.base import FAST, FakeVendor, json_response
 from tests.connectors.scenario import TOKEN

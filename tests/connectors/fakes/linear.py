@@ -18,8 +18,8 @@ from typing import Any
 
 import httpx
 
-from connectors.linear import Linear, LinearSettings
 from connectors.models import TrackerIssue
+from connectors.vendors.linear import Linear, LinearSettings
 from connectors.workspace import Workspace
 from tests.connectors.fakes.base import FAST, FakeVendor, body_of, json_response
 from tests.connectors.scenario import TOKEN

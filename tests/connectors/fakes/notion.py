@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from connectors.notion import Notion, NotionSettings
+from connectors.vendors.notion import Notion, NotionSettings
 from connectors.workspace import Workspace
 from tests.connectors.fakes.base import FAST, FakeVendor, body_of, json_response, matches
 from tests.connectors.scenario import TOKEN

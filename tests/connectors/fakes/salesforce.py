@@ -26,7 +26,7 @@ import httpx
 from pydantic import SecretStr
 
 from connectors.models import Account, Deal
-from connectors.salesforce import Salesforce, SalesforceSettings
+from connectors.vendors.salesforce import Salesforce, SalesforceSettings
 from connectors.workspace import Workspace
 from tests.connectors.fakes.base import FAST, FakeVendor, json_response
 from tests.connectors.scenario import TOKEN

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
-from connectors.slack import Slack, SlackSettings
+from connectors.vendors.slack import Slack, SlackSettings
 from connectors.workspace import Workspace
 from tests.connectors.fakes.base import FAST, FakeVendor, json_response
 from tests.connectors.scenario import TOKEN

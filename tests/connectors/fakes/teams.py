@@ -26,7 +26,7 @@ import anyio
 import httpx
 from pydantic import SecretStr
 
-from connectors.teams import Teams, TeamsSettings
+from connectors.vendors.teams import Teams, TeamsSettings
 from connectors.workspace import Workspace
 from tests.connectors.fakes.base import FAST, FakeVendor, json_response
 from tests.connectors.scenario import TOKEN

@@ -18,8 +18,8 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
+from connectors.vendors.zendesk import Zendesk, ZendeskSettings
 from connectors.workspace import Workspace
-from connectors.zendesk import Zendesk, ZendeskSettings
 from tests.connectors.fakes.base import FAST, FakeVendor, body_of, json_response
 from tests.connectors.scenario import TOKEN
 

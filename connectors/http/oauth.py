@@ -32,7 +32,7 @@ import httpx
 from pydantic import BaseModel, Field, ValidationError
 
 from connectors.errors import AuthError, UpstreamError
-from connectors.http import json_or_none, redact
+from connectors.http.upstream import json_or_none, redact
 
 LEEWAY = 60.0  # seconds before its stated expiry a token is renewed: requests take time, clocks differ
 

@@ -29,13 +29,13 @@ import httpx
 from pydantic import AwareDatetime, BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
-from connectors import query as text_query
 from connectors.errors import AuthError
 from connectors.health import Health, probe
-from connectors.http import Json, Policy, Upstream, paginate, parse
-from connectors.idempotency import Receipts
+from connectors.http.idempotency import Receipts
+from connectors.http.upstream import Json, Policy, Upstream, paginate, parse
 from connectors.models import Comment, Page, Ticket, WriteReceipt
 from connectors.products import VendorSettings, subdomain_of
+from connectors.vendors import query as text_query
 
 SEARCH_PAGE = 100  # export search allows 1000, but Zendesk recommends 100 when archived tickets are in scope
 COMMENT_PAGE = 100  # the comments endpoint's maximum

@@ -42,13 +42,13 @@ import httpx
 from pydantic import AwareDatetime, BaseModel, Field, RootModel, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
-from connectors import query as text_query
 from connectors.errors import AuthError, ConnectorError, NotFoundError
 from connectors.health import Health, probe
-from connectors.http import Json, Policy, Reply, Upstream, paginate, parse
-from connectors.idempotency import Receipts
+from connectors.http.idempotency import Receipts
+from connectors.http.upstream import Json, Policy, Reply, Upstream, paginate, parse
 from connectors.models import Comment, Page, Ticket, WriteReceipt
 from connectors.products import VendorSettings, subdomain_of
+from connectors.vendors import query as text_query
 
 LIST_PAGE = 100  # the documented maximum per_page; the scan cursor counts in pages of this size
 CONVERSATION_PAGE = 100

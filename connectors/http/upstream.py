@@ -16,7 +16,7 @@ world:
   pause holds for every concurrent call to that upstream, not only the one that was told;
 - pacing with a leaky bucket per upstream (aiolimiter) so a burst stays under the
   vendor's documented rate;
-- a circuit breaker per upstream (`connectors.breaker`);
+- a circuit breaker per upstream (`connectors.http.breaker`);
 - errors translated into `connectors.errors`, with the vendor's short message at most,
   scrubbed of every secret, never the whole body.
 """
@@ -42,7 +42,6 @@ from pydantic import BaseModel, ValidationError
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 from tenacity.stop import stop_base
 
-from connectors.breaker import CircuitBreaker, CircuitOpen
 from connectors.errors import (
     AuthError,
     ConnectorError,
@@ -51,6 +50,7 @@ from connectors.errors import (
     RateLimitedError,
     UpstreamError,
 )
+from connectors.http.breaker import CircuitBreaker, CircuitOpen
 from connectors.models import Page
 
 log = logging.getLogger(__name__)

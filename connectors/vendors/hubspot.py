@@ -31,12 +31,12 @@ import httpx
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
-from connectors.crm_values import Places, amount_of, date_of, host_of, truthy
 from connectors.errors import AuthError, NotFoundError
 from connectors.health import Health, probe
-from connectors.http import Json, Policy, Upstream, paginate, parse
+from connectors.http.upstream import Json, Policy, Upstream, paginate, parse
 from connectors.models import Account, Deal
 from connectors.products import VendorSettings
+from connectors.vendors.crm_values import Places, amount_of, date_of, host_of, truthy
 
 log = logging.getLogger(__name__)
 

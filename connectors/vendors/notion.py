@@ -29,10 +29,10 @@ from pydantic_settings import SettingsConfigDict
 
 from connectors.errors import ConnectorError
 from connectors.health import Health, probe
-from connectors.http import Json, Policy, Upstream, paginate, parse
+from connectors.http.upstream import Json, Policy, Upstream, paginate, parse
 from connectors.models import Article, Page
 from connectors.products import VendorSettings
-from connectors.query import article_kind, keywords
+from connectors.vendors.query import article_kind, keywords
 
 log = logging.getLogger(__name__)
 

@@ -36,11 +36,11 @@ from pydantic_settings import SettingsConfigDict
 
 from connectors.errors import AuthError, ConnectorError, NotFoundError, RateLimitedError, UpstreamError
 from connectors.health import Health, probe
-from connectors.http import Json, Policy, Upstream, paginate, parse, retry_after_of
-from connectors.idempotency import Receipts
+from connectors.http.idempotency import Receipts
+from connectors.http.upstream import Json, Policy, Upstream, paginate, parse, retry_after_of
 from connectors.models import Message, Page, WriteReceipt
 from connectors.products import VendorSettings
-from connectors.query import keywords
+from connectors.vendors.query import keywords
 
 BASE_URL = "https://slack.com/api"
 MAX_COUNT = 100  # search.messages' largest page

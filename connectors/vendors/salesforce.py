@@ -7,7 +7,7 @@ Endpoints (on the org's My Domain, `https://<domain>.my.salesforce.com`):
 - `GET /services/oauth2/userinfo`: who the token belongs to (the doctor only).
 
 Auth: an OAuth 2.0 access token (Bearer) of the integration user: either given as is (it lives as long as
-the session, 2 hours by default, and is not renewed), or obtained and renewed by `connectors.oauth` with
+the session, 2 hours by default, and is not renewed), or obtained and renewed by `connectors.http.oauth` with
 the OAuth 2.0 client credentials flow (`POST /services/oauth2/token`, `grant_type=client_credentials`;
 the answer has no `expires_in`, so a token is renewed when the API answers 401 `INVALID_SESSION_ID`).
 ARR, plan and renewal date are custom fields (`AnnualRevenue` is the company's revenue, not what it pays
@@ -32,13 +32,13 @@ import httpx
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from connectors.crm_values import Places, amount_of, date_of, host_of, truthy
 from connectors.errors import AuthError, NotFoundError, RateLimitedError, UpstreamError
 from connectors.health import Health, probe
-from connectors.http import Json, Policy, Upstream, paginate, parse, shape
+from connectors.http.oauth import ClientCredentials, OAuth
+from connectors.http.upstream import Json, Policy, Upstream, paginate, parse, shape
 from connectors.models import Account, Deal
-from connectors.oauth import ClientCredentials, OAuth
 from connectors.products import VendorSettings
+from connectors.vendors.crm_values import Places, amount_of, date_of, host_of, truthy
 
 POLICY = Policy(rate=5.0, burst=5)  # no per-second limit is documented; this keeps clear of the daily allocation
 QUERY_BATCH = 2000  # the most records one query answer holds

@@ -34,13 +34,13 @@ import httpx
 from pydantic import BaseModel, Field, SecretStr, ValidationError
 from pydantic_settings import SettingsConfigDict
 
-from connectors import query as text_query
 from connectors.errors import NotFoundError
 from connectors.health import Health, probe
-from connectors.http import Json, Policy, Upstream, paginate, parse
-from connectors.idempotency import Receipts
+from connectors.http.idempotency import Receipts
+from connectors.http.upstream import Json, Policy, Upstream, paginate, parse
 from connectors.models import Comment, Page, Ticket, WriteReceipt
 from connectors.products import VendorSettings
+from connectors.vendors import query as text_query
 
 Region = Literal["us", "eu", "au"]
 HOSTS: dict[Region, str] = {

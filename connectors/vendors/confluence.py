@@ -28,10 +28,10 @@ from pydantic_settings import SettingsConfigDict
 
 from connectors.errors import AuthError, UpstreamError
 from connectors.health import Health, probe
-from connectors.http import Json, Policy, Upstream, paginate, parse
+from connectors.http.upstream import Json, Policy, Upstream, paginate, parse
 from connectors.models import Article, Page
 from connectors.products import VendorSettings
-from connectors.query import article_kind, clip, keywords
+from connectors.vendors.query import article_kind, clip, keywords
 
 PAGE_SIZE = 50  # v1 search caps a page lower when content is expanded; 50 stays under every cap
 SNIPPET_LIMIT = 300

@@ -35,11 +35,11 @@ from pydantic_settings import SettingsConfigDict
 
 from connectors.errors import AuthError, NotFoundError, RateLimitedError, UpstreamError
 from connectors.health import Health, probe
-from connectors.http import Json, Policy, Upstream, paginate, parse
-from connectors.idempotency import Receipts
+from connectors.http.idempotency import Receipts
+from connectors.http.upstream import Json, Policy, Upstream, paginate, parse
 from connectors.models import Page, TrackerIssue, WriteReceipt
 from connectors.products import VendorSettings
-from connectors.query import keywords
+from connectors.vendors.query import keywords
 
 log = logging.getLogger(__name__)
 

@@ -28,10 +28,10 @@ from pydantic_settings import SettingsConfigDict
 
 from connectors.errors import UpstreamError
 from connectors.health import Health, probe
-from connectors.http import Json, Policy, Upstream, paginate, parse
+from connectors.http.upstream import Json, Policy, Upstream, paginate, parse
 from connectors.models import Article, Page
 from connectors.products import VendorSettings
-from connectors.query import article_kind, clip, keywords
+from connectors.vendors.query import article_kind, clip, keywords
 
 BASE_URL = "https://api.getguru.com/api/v1"
 APP_URL = "https://app.getguru.com/card"

@@ -31,11 +31,11 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from connectors.health import Health, probe
-from connectors.http import Json, Policy, Upstream, paginate, parse
-from connectors.idempotency import Receipts
+from connectors.http.idempotency import Receipts
+from connectors.http.upstream import Json, Policy, Upstream, paginate, parse
 from connectors.models import Page, TrackerIssue, WriteReceipt
 from connectors.products import VendorSettings
-from connectors.query import keywords
+from connectors.vendors.query import keywords
 
 SEARCH = "/rest/api/3/search/jql"
 PAGE_SIZE = 100  # Jira may return fewer per page when fields are asked for; the token carries on from there

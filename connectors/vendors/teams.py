@@ -20,7 +20,7 @@ Auth: a DELEGATED access token (Bearer) of a service user with ChannelMessage.Re
 for chats), ChannelMessage.Send (posts), Channel.ReadBasic.All (channel names) and User.Read; Microsoft
 Search does not serve chatMessage to app-only tokens. Such a token lives about an hour. Given as is, it is
 not renewed and an expired one is reported as such; given a refresh token of the service user (and the
-app's client id), `connectors.oauth` gets access tokens from the Microsoft identity platform
+app's client id), `connectors.http.oauth` gets access tokens from the Microsoft identity platform
 (`POST https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token`, `grant_type=refresh_token`, scope
 `https://graph.microsoft.com/.default offline_access`), renews them before `expires_in` runs out or on a
 401, and keeps the rotated refresh token Microsoft hands back (in memory only: a restart starts again
@@ -50,12 +50,12 @@ from pydantic_settings import SettingsConfigDict
 
 from connectors.errors import AuthError, ConnectorError, NotFoundError
 from connectors.health import Health, probe
-from connectors.http import Json, Policy, Upstream, paginate, parse
-from connectors.idempotency import Receipts
+from connectors.http.idempotency import Receipts
+from connectors.http.oauth import OAuth, RefreshToken
+from connectors.http.upstream import Json, Policy, Upstream, paginate, parse
 from connectors.models import Message, Page, WriteReceipt
-from connectors.oauth import OAuth, RefreshToken
 from connectors.products import VendorSettings
-from connectors.query import keywords
+from connectors.vendors.query import keywords
 
 BASE_URL = "https://graph.microsoft.com/v1.0"
 PAGE_SIZE = 25  # the documented default; Graph caps message search at 25 and is silent on chatMessage

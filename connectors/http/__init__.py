@@ -1,0 +1,1 @@
+"""The one resilient HTTP layer every vendor adapter shares: upstream calls, retries, pacing, breaker, OAuth."""
