@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -111,18 +111,67 @@ class Followup(FollowupPlan):
     state: Literal["pending", "done", "cancelled"] = "pending"
 
 
+# the case: what the steps found, carried from one step to the next
+
+
+class AffectedAccount(Frozen):
+    """One customer the case touches, as the CRM knows it."""
+
+    name: str
+    arr: float | None = None
+    plan: str | None = None
+    renewal_date: date | None = None
+    reference_customer: bool = False
+    high_value: bool = False
+    timezone: str | None = None
+    country: str | None = None
+    owner: str | None = None
+
+
+class CaseFacts(Frozen):
+    """What `gather_context` found and later steps default to; every field may be empty."""
+
+    issue: str
+    customer: str | None = Field(default=None, description="The named customer, as the CRM spells it.")
+    accounts: list[AffectedAccount] = Field(default_factory=list[AffectedAccount])
+    segment: str | None = Field(default=None, description="A plan, or 'all', when breadth was given as a segment.")
+    pending_deals: float | None = Field(default=None, description="USD in open non-renewal deals of the accounts.")
+    started_at: datetime | None = None
+    customers_reporting: int = 0
+    trend: Literal["growing", "stable", "shrinking"] | None = None
+    severity_rising: bool = False
+    description: str | None = None
+    tried: list[str] = Field(default_factory=list[str])
+    evidence: list[str] = Field(default_factory=list[str])
+    last_customer_update: str | None = None
+    links: list[str] = Field(default_factory=list[str])
+    tickets: list[str] = Field(default_factory=list[str])
+    regressions: list[str] = Field(default_factory=list[str])
+    open_issues: list[str] = Field(default_factory=list[str])
+    workarounds: list[str] = Field(default_factory=list[str])
+
+
 # the ledger
 
-EscalationStatus = Literal["draft", "ready", "de_escalated", "resolved"]
+EscalationStatus = Literal["assessing", "draft", "ready", "handled_in_support", "de_escalated", "resolved"]
+OPEN_STATUSES: tuple[EscalationStatus, ...] = ("assessing", "draft", "ready")
 EventKind = Literal[
     "created",
+    "context_gathered",
+    "impact_assessed",
+    "routed",
+    "fact_overridden",
     "brief_drafted",
     "followups_scheduled",
+    "followup_delivered",
+    "customer_update_drafted",
     "update",
     "severity_changed",
+    "handled_in_support",
     "de_escalated",
     "resolved",
     "lesson",
+    "write_sent",
 ]
 
 
@@ -133,17 +182,25 @@ class TimelineEvent(Frozen):
 
 
 class Escalation(Frozen):
+    """A case from its first step: opened by gather_context (or the first step given no id)."""
+
     id: str
     created_at: datetime
     updated_at: datetime
     summary: str
-    customer: str | None
-    severity: Severity
-    targets: list[Target]
-    status: EscalationStatus
-    language: Language
-    brief_markdown: str
-    missing: list[str] = Field(description="Brief fields still missing for its targets.")
+    customer: str | None = None
+    severity: Severity | None = None
+    targets: list[Target] = Field(default_factory=list[Target])
+    status: EscalationStatus = "assessing"
+    language: Language = "en"
+    brief_markdown: str | None = None
+    missing: list[str] = Field(default_factory=list[str], description="Brief fields still missing for its targets.")
+    facts: CaseFacts | None = None
+    impact: ImpactAssessment | None = None
+    routing: RoutingDecision | None = None
+    brief: dict[str, object] | None = Field(default=None, description="The brief's inputs, to re-render it.")
+    owner: str | None = None
+    team: str | None = None
 
 
 class EscalationRecord(Escalation):
