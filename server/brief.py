@@ -7,12 +7,14 @@ affected, the ask and a deadline. An incomplete brief renders with a DRAFT banne
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
+from server import locale_text
 from server.models import Frozen, Language, Severity, Target
 from server.routing import BRIEF_NEEDS
 
@@ -63,16 +65,79 @@ class BriefInput(Frozen):
 
 
 def missing_fields(brief: BriefInput) -> list[str]:
-    """`field (what it is)` for each field the brief's targets need and it lacks."""
+    """The draft_brief fields the brief's targets need and it lacks."""
     needs: dict[str, str] = dict(COMMON_NEEDS)
     for target in brief.targets:
         needs.update(BRIEF_NEEDS[target])
     missing: list[str] = []
-    for field, label in needs.items():
+    for field in needs:
         value: Any = getattr(brief, field)
         if value is None or (isinstance(value, str | list) and not value):
-            missing.append(f"{field} ({label})")
+            missing.append(field)
     return missing
+
+
+# What each field is, in each brief language, for the DRAFT banner.
+FIELD_LABELS: dict[Language, dict[str, str]] = {
+    "en": {
+        **COMMON_NEEDS,
+        **{field: label for needs in BRIEF_NEEDS.values() for field, label in needs.items()},
+        "description": "issue description",
+    },
+    "ko": {
+        "description": "이슈 내용",
+        "customers_affected": "영향 고객",
+        "needed": "요청 사항",
+        "deadline": "기한",
+        "tried": "지금까지 조치한 내용",
+        "repro_steps": "재현 절차",
+        "expected": "기대 결과",
+        "actual": "실제 결과",
+        "environment": "환경",
+        "evidence": "로그 및 오류 메시지",
+        "workflow_impact": "업무 영향",
+        "time_in_queue": "경과 시간",
+        "use_case": "사용 사례",
+        "request_frequency": "요청 빈도",
+        "observed": "확인된 현상",
+        "potentially_affected": "영향 가능 범위",
+        "containment": "차단 조치",
+        "urgency": "긴급도",
+        "revenue_at_risk": "매출 리스크",
+    },
+    "ja": {
+        "description": "事象",
+        "customers_affected": "影響を受けている顧客",
+        "needed": "依頼事項",
+        "deadline": "期限",
+        "tried": "これまでの対応",
+        "repro_steps": "再現手順",
+        "expected": "期待される結果",
+        "actual": "実際の結果",
+        "environment": "環境",
+        "evidence": "ログ・エラーメッセージ",
+        "workflow_impact": "業務への影響",
+        "time_in_queue": "発生からの経過時間",
+        "use_case": "ユースケース",
+        "request_frequency": "要望の頻度",
+        "observed": "確認された事象",
+        "potentially_affected": "影響が及ぶ可能性のある範囲",
+        "containment": "封じ込め",
+        "urgency": "緊急度",
+        "revenue_at_risk": "売上への影響",
+    },
+}
+
+
+def _lookup(key: str, mapping: dict[str, str]) -> str:
+    return mapping[key]
+
+
+def fenced(text: str) -> str:
+    """`text` as a fenced code block whose fence no line of it can close."""
+    longest = max((len(run) for run in re.findall(r"`{3,}", text)), default=2)
+    fence = "`" * (longest + 1)
+    return f"{fence}text\n{text}\n{fence}"
 
 
 class BriefRenderer:
@@ -84,9 +149,14 @@ class BriefRenderer:
 
     @cached_property
     def _env(self) -> Environment:
-        from jinja2 import Environment, PackageLoader, StrictUndefined
+        from jinja2 import Environment, PackageLoader, StrictUndefined, pass_context
+        from jinja2.runtime import Context
 
-        return Environment(
+        @pass_context
+        def items(context: Context, values: list[str]) -> str:
+            return locale_text.items(list(values), context["language"])
+
+        env = Environment(
             loader=PackageLoader("prompts", "templates"),
             undefined=StrictUndefined,
             autoescape=False,  # markdown, not HTML
@@ -94,6 +164,9 @@ class BriefRenderer:
             trim_blocks=True,
             lstrip_blocks=True,
         )
+        filters: dict[str, Any] = env.filters  # pyright: ignore[reportAssignmentType]  # jinja2 types it narrowly
+        filters.update(fenced=fenced, items=items, lookup=_lookup)
+        return env
 
     def template_names(self) -> list[str]:
         return sorted(self._env.list_templates())
@@ -107,5 +180,8 @@ class BriefRenderer:
         return loader.get_source(self._env, name)[0]
 
     def render(self, brief: BriefInput, *, language: Language, today: date, missing: list[str]) -> str:
+        """The brief in `language`; `missing` (field names) becomes the DRAFT banner, in that language."""
         template = self._env.get_template(f"brief.{language}.md.j2")
-        return template.render(b=brief, today=today.isoformat(), missing=missing)
+        labels = FIELD_LABELS[language]
+        shown = [f"{f} ({labels[f]})" if language == "en" else f"{labels.get(f, f)}（{f}）" for f in missing]
+        return template.render(b=brief, today=locale_text.day(today, language), missing=shown, language=language)

@@ -57,6 +57,7 @@ class SourceReport(BaseModel):
 
 
 class Findings(BaseModel):
+    matching_tickets: list[str] = Field(description="Tickets about this problem.")
     distinct_customers: list[str] = Field(description="Customers with a matching ticket in the window.")
     customer_tickets: list[str] = Field(description="The named customer's matching tickets.")
     regressions: list[str] = Field(description="Matching tracker issues that were closed as fixed.")
@@ -276,6 +277,7 @@ def _findings(query: str, customer: str | None, got: _Collected) -> Findings:
     name = got.account.name if got.account else customer
     matching_issues = [i for i in got.issues if relevant(query, f"{i.title} {' '.join(i.labels)}")]
     return Findings(
+        matching_tickets=[t.id for t in matching],
         distinct_customers=customers,
         customer_tickets=[t.id for t in matching if name and t.customer and t.customer.lower() == name.lower()],
         regressions=[i.id for i in matching_issues if i.closed_as_fixed],

@@ -11,34 +11,57 @@ from __future__ import annotations
 import re
 import tempfile
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from mcp import Client
 from pydantic import BaseModel
 
-from server.app import BriefResult, Schedule, build_server
-from server.context import ContextReport
-from server.models import ImpactAssessment, Language, RoutingDecision
+from server.app import build_server
+from server.models import Language
 from server.routing import Signal
 from server.settings import Settings
+from server.tools.assess import ImpactResult
+from server.tools.brief import BriefResult
+from server.tools.gather import GatherResult
+from server.tools.route import RouteResult
+from server.tools.schedule import Schedule
 
 DEFAULT_ISSUE = "API returning 500 errors intermittently"
 DEFAULT_CUSTOMER = "Acme Corp"
 
 # Keyword rules standing in for the assistant's judgement: (pattern, signals it suggests).
-_RULES: tuple[tuple[str, tuple[Signal, ...]], ...] = (
+_SIGNALS: tuple[tuple[str, tuple[Signal, ...]], ...] = (
     (r"\b5\d\d\b|error|exception|timeout|crash", ("beyond_support_diagnosis",)),
-    (r"\boutage\b|\bdown\b", ("production_down",)),
-    (r"missing rows|data loss|lost data|corrupt|missing data|drops? rows", ("data_integrity_risk",)),
-    (r"leak|exposed|exposure|breach|vulnerab|unauthori[sz]ed", ("data_exposure",)),
-    (r"churn|cancel|not renew|won't renew|threaten", ("churn_threat",)),
-    (r"missing .*feature|feature request|\bfeature\b", ("feature_gap",)),
     (r"login|log in|sign.?in|sso|saml", ("beyond_support_diagnosis",)),
+    (r"missing .*feature|feature request|\bfeature\b", ("feature_gap",)),
     (r"configur|setting|misconfig|rate.?limit|\b429\b", ("configuration_issue",)),
+    (r"how (do|can|to)|is it possible|difference between", ("needs_guidance",)),
 )
-_BLOCKING = r"loop|cannot|can't|blocked|nobody|no one|down|not renew|blocker|on hold|fails? 100%"
+# And for the flags shared with the impact step: (pattern, flag, value).
+_FLAGS: tuple[tuple[str, str, object], ...] = (
+    (r"\boutage\b|\bis down\b|production down", "production_down", True),
+    (r"data loss|lost data|corrupt|deleted", "data_loss", True),
+    (r"leak|exposed|exposure|breach|vulnerab|unauthori[sz]ed", "security", "concern"),
+    (r"churn|cancel|not renew|won't renew|threaten", "churn_threat", True),
+    (r"lawsuit|legal|press|regulator", "legal_risk", True),
+)
+_BLOCKING = r"loop|cannot|can't|blocked|nobody|no one|\bdown\b|not renew|blocker|on hold|fails? 100%|missing rows"
+
+# What only a person knows, and the demo cannot: said plainly next to the brief.
+PERSON_ONLY: dict[str, str] = {
+    "repro_steps": "exact steps from a clean start come from the person who reproduced it",
+    "expected": "the expected result is the person's statement of what should happen",
+    "actual": "the observed result with exact values comes from the reproduction",
+    "environment": "the environment of the reproduction (region, version, client) is the person's",
+    "use_case": "the customer's use case comes from talking to them",
+    "request_frequency": "how often it is asked for comes from the request tracker or the person",
+    "observed": "what security observed first-hand",
+    "potentially_affected": "the person's assessment of who may be affected",
+    "containment": "containment taken so far",
+    "urgency": "the person's urgency assessment",
+}
 
 
 class DemoError(Exception):
@@ -49,46 +72,35 @@ class DemoRun(BaseModel):
     issue: str
     customer: str | None
     language: Language
-    context: ContextReport
+    calls: int
+    context: GatherResult
     signals: list[str]
-    impact: ImpactAssessment
-    routing: RoutingDecision
+    flags: dict[str, object]
+    impact: ImpactResult
+    routing: RouteResult
     brief: BriefResult | None
+    unfilled: dict[str, str]
     schedule: Schedule | None
 
 
-def _signals(issue: str, report: ContextReport) -> list[Signal]:
-    text = issue.lower()
-    found: list[Signal] = []
-    for pattern, signals in _RULES:
-        if re.search(pattern, text):
-            found.extend(s for s in signals if s not in found)
-    findings = report.findings
-    if findings.regressions:
-        found.append("regression")
-    if findings.open_issues and "feature_gap" not in found:
-        found.append("bug_confirmed")
-    if findings.workarounds and not ({"beyond_support_diagnosis", "production_down"} & set(found)):
-        found.append("known_workaround")
-    return found
-
-
-def _sentences(text: str) -> list[str]:
-    """Prose sentences of `text`: no greeting line, no indented code or log block."""
-    lines = [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("  ")]
-    if lines and re.match(r"^(hi|hello|dear)\b.{0,30},$", lines[0], re.IGNORECASE):
-        lines = lines[1:]
-    return re.split(r"(?<=[.!?])\s+", " ".join(lines))
-
-
-def _first_sentences(text: str, n: int = 3) -> str:
-    return " ".join(_sentences(text)[:n])
-
-
-def _consequence(text: str) -> str | None:
-    """The sentences saying what the customer cannot do."""
-    hits = [s for s in _sentences(text)[1:] if re.search(r"abort|block|cannot|can't|on hold|stuck|not complete", s)]
-    return " ".join(hits[:2]) or None
+def judge(issue: str, report: GatherResult) -> tuple[list[Signal], dict[str, object], str | None]:
+    """The scripted assistant's judgement: signals, flags and depth, from the issue and the matching tickets."""
+    matching = [t for t in report.tickets if t.id in report.case.tickets]
+    corpus = " ".join([issue, *(f"{t.subject} {t.body} {' '.join(t.tags)}" for t in matching)]).lower()
+    signals: list[Signal] = []
+    for pattern, suggested in _SIGNALS:
+        if re.search(pattern, issue.lower()):
+            signals.extend(s for s in suggested if s not in signals)
+    flags: dict[str, object] = {}
+    for pattern, flag, value in _FLAGS:
+        if re.search(pattern, corpus):
+            flags[flag] = value
+    if report.case.open_issues and "feature_gap" not in signals:
+        signals.append("bug_confirmed")
+    if report.case.workarounds and not {"beyond_support_diagnosis", "bug_confirmed"} & set(signals):
+        flags["workaround"] = True
+    depth = "blocked" if re.search(_BLOCKING, corpus) else ("degraded" if matching else None)
+    return signals, flags, depth
 
 
 async def _call(client: Client, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
@@ -123,108 +135,55 @@ async def run(
 
 
 async def _steps(client: Client, issue: str, customer: str | None, language: Language) -> DemoRun:
-    # step 2: gather
-    gathered = ContextReport.model_validate(
-        await _call(client, "gather_context", {"issue": issue, "customer": customer})
-    )
-    findings = gathered.findings
-    relevant = [t for t in gathered.tickets if t.id in findings.customer_tickets] or [
-        t for t in gathered.tickets if t.customer in findings.distinct_customers
-    ]
-    customers = max(len(findings.distinct_customers), 1 if customer else 0)
-    corpus = " ".join([issue, *(f"{t.subject} {t.body}" for t in relevant)]).lower()
+    # step 2: gather, which opens the case
+    args: dict[str, Any] = {"issue": issue}
+    if customer:
+        args["customer"] = customer
+    gathered = GatherResult.model_validate(await _call(client, "gather_context", args))
+    case_id = gathered.escalation_id
 
-    # step 3: impact
-    signals = _signals(issue, gathered)
-    impact_args: dict[str, Any] = {"customer": customer, "customers_affected": customers or None}
-    if re.search(_BLOCKING, corpus):
-        impact_args["depth"] = "blocked"
-    elif customers:
-        impact_args["depth"] = "degraded"
-    if relevant:
-        impact_args["started_at"] = min(t.created_at for t in relevant).isoformat()
-    if len(findings.distinct_customers) >= 3:
+    # step 3: impact, from the case plus the assistant's reading of it
+    signals, flags, depth = judge(issue, gathered)
+    impact_args: dict[str, Any] = {"escalation_id": case_id}
+    if flags:
+        impact_args["flags"] = flags
+    if depth:
+        impact_args["depth"] = depth
+    if gathered.case.customers_reporting >= 3:
         impact_args["trend"] = "growing"
-    if "production_down" in signals:
-        impact_args["production_down"] = True
-    if "known_workaround" in signals:
-        impact_args["workaround"] = True
-    impact = ImpactAssessment.model_validate(
-        await _call(client, "assess_impact", {k: v for k, v in impact_args.items() if v is not None})
-    )
+    impact = ImpactResult.model_validate(await _call(client, "assess_impact", impact_args))
 
-    # step 4: target
-    routing = RoutingDecision.model_validate(
-        await _call(
-            client,
-            "pick_tier",
-            {"signals": signals, "customers_reporting": customers or 1, "customer": customer},
-        )
+    # step 4: target; the flags are already on the case
+    routing = RouteResult.model_validate(
+        await _call(client, "pick_tier", {"escalation_id": case_id, "signals": signals})
     )
     decided = DemoRun(
         issue=issue,
         customer=customer,
         language=language,
+        calls=3,
         context=gathered,
         signals=list(signals),
+        flags=flags,
         impact=impact,
         routing=routing,
         brief=None,
+        unfilled={},
         schedule=None,
     )
     if not routing.escalate:
         return decided
 
-    # steps 5 and 6: what the context supports; the completeness check names the rest
-    lead = relevant[0] if relevant else None
-    internal = [c for t in relevant for c in t.comments if not c.public]
-    public = [c for t in relevant for c in t.comments if c.public]
-    evidence = sorted({m for t in relevant for m in re.findall(r"\breq_[0-9a-f]{6,}\b|HTTP \d{3}|ERR_[A-Z_]+", t.body)})
-    account = gathered.account
-    brief_args: dict[str, Any] = {
-        "summary": f"{issue} ({customer})" if customer else issue,
-        "targets": [t.target for t in routing.targets],
-        "severity": impact.severity,
-        "language": language,
-        "customer": customer,
-        "reported_by": "Support (escalation-mcp demo)",
-        "customers_affected": ", ".join(findings.distinct_customers) or customer,
-        "workflow_impact": _consequence(lead.body) if lead else None,
-        "revenue_at_risk": next((d.reason for d in impact.dimensions if d.dimension == "revenue"), None)
-        if account
-        else None,
-        "time_in_queue": next((d.reason for d in impact.dimensions if d.dimension == "duration"), None),
-        "description": _first_sentences(lead.body) if lead else None,
-        "tried": [_first_sentences(c.body, 2) for c in internal[:3]],
-        "evidence": evidence[:6],
-        "last_customer_update": f"{public[-1].created_at:%Y-%m-%d %H:%M} UTC: {_first_sentences(public[-1].body, 1)}"
-        if public
-        else None,
-        "needed": [_ASK[t.target] for t in routing.targets],
-        "deadline": _deadline(impact.severity),
-        "links": [t.url for t in relevant if t.url]
-        + [i.url for i in gathered.issues if i.id in findings.open_issues + findings.regressions and i.url],
-    }
+    # steps 5 and 6: the case fills the brief; what only a person knows is said plainly
     brief = BriefResult.model_validate(
-        await _call(client, "draft_brief", {k: v for k, v in brief_args.items() if v not in (None, [], "")})
+        await _call(
+            client,
+            "draft_brief",
+            {"escalation_id": case_id, "language": language, "fields": {"reported_by": "Support (demo)"}},
+        )
     )
+    unfilled = {f: PERSON_ONLY.get(f, "nothing in the gathered context says it") for f in brief.missing}
 
     # step 7: follow-ups
-    schedule = Schedule.model_validate(
-        await _call(client, "schedule_followup", {"escalation_id": brief.escalation_id, "count": 2})
-    )
-    return decided.model_copy(update={"brief": brief, "schedule": schedule})
-
-
-_ASK = {
-    "l2_support": "Take over the investigation at L2",
-    "engineering": "Investigate the root cause and ship a fix",
-    "product": "Decide whether and when to build it",
-    "security": "Assess exposure and direct containment",
-    "leadership": "Decide on the customer commitment",
-}
-
-
-def _deadline(severity: str) -> str:
-    hours = {"critical": 4, "high": 8, "medium": 72}[severity]
-    return f"update within {hours} h (by {datetime.now(UTC) + timedelta(hours=hours):%Y-%m-%d %H:%M} UTC)"
+    schedule = Schedule.model_validate(await _call(client, "schedule_followup", {"escalation_id": case_id, "count": 2}))
+    return decided.model_copy(update={"brief": brief, "schedule": schedule, "unfilled": unfilled, "calls": 5})

@@ -1,7 +1,8 @@
 """Step 3: six impact dimensions to a severity, with the rule that decided it.
 
 Severity follows the playbook's shorthand:
-- critical: production down, data at risk, a security breach, or several high-value customers hit;
+- critical: production down, data at risk, a security breach, several high-value customers hit, or
+  or so many customers blocked (`critical_customers`, a setting) that breadth alone makes it critical;
 - high: major functionality broken (blocked, no workaround), a key customer blocked, the SLA at risk,
   or a problem spreading across customers;
 - medium: everything else, typically a significant issue with a workaround.
@@ -11,7 +12,7 @@ so the assistant knows which question to ask next.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -43,6 +44,18 @@ def _spreading(i: ImpactInput) -> str | None:
     if (i.customers_affected or 0) >= 3 and i.trend == "growing":
         return f"{i.customers_affected} customers affected and growing"
     return None
+
+
+CRITICAL_CUSTOMERS = 10  # default for `assess(critical_customers=...)`, the ESCALATION_CRITICAL_CUSTOMERS setting
+
+
+def _widespread(threshold: int) -> Callable[[ImpactInput], str | None]:
+    def reason(i: ImpactInput) -> str | None:
+        n = i.customers_affected or 0
+        blocked = i.depth == "blocked" and not i.workaround
+        return f"{n} customers blocked (critical from {threshold})" if n >= threshold and blocked else None
+
+    return reason
 
 
 RULES: tuple[Rule, ...] = (
@@ -98,9 +111,13 @@ _WORST: dict[str, object] = {
 }
 
 
-def decide(impact: ImpactInput) -> tuple[Severity, str, list[str]]:
+def _rules(critical_customers: int) -> tuple[Rule, ...]:
+    return (*RULES[:4], Rule("critical", "widespread", _widespread(critical_customers)), *RULES[4:])
+
+
+def decide(impact: ImpactInput, *, critical_customers: int = CRITICAL_CUSTOMERS) -> tuple[Severity, str, list[str]]:
     """The severity, the first rule that set it, and every rule that matched."""
-    matched = [(rule, reason) for rule in RULES if (reason := rule.reason(impact)) is not None]
+    matched = [(rule, reason) for rule in _rules(critical_customers) if (reason := rule.reason(impact)) is not None]
     if not matched:
         reason = "a workaround exists" if impact.workaround else "no critical or high rule matched"
         return "medium", "default_medium", [reason]
@@ -110,14 +127,27 @@ def decide(impact: ImpactInput) -> tuple[Severity, str, list[str]]:
     return severity, deciding.name, [reason for _, reason in matched]
 
 
-def assess(impact: ImpactInput, *, now: datetime, high_value_arr: float) -> ImpactAssessment:
-    """Rate each dimension and decide the severity of `impact` as of `now`."""
-    severity, rule, reasons = decide(impact)
+def assess(
+    impact: ImpactInput,
+    *,
+    now: datetime,
+    high_value_arr: float,
+    critical_customers: int = CRITICAL_CUSTOMERS,
+    plausible: Collection[str] | None = None,
+) -> ImpactAssessment:
+    """Rate each dimension and decide the severity of `impact` as of `now`.
+
+    `plausible` limits the unknowns worth asking about to those that could be true of this case
+    (a how-to question is not asked whether production is down); None considers them all.
+    """
+    severity, rule, reasons = decide(impact, critical_customers=critical_customers)
     missing: list[MissingInput] = []
     for field, worst in _WORST.items():
-        if getattr(impact, field) is not None:
+        if getattr(impact, field) is not None or (plausible is not None and field not in plausible):
             continue
-        what_if, what_if_rule, _ = decide(impact.model_copy(update={field: worst}))
+        what_if, what_if_rule, _ = decide(
+            impact.model_copy(update={field: worst}), critical_customers=critical_customers
+        )
         if SEVERITY_ORDER[what_if] > SEVERITY_ORDER[severity]:
             missing.append(MissingInput(field=field, would_change=f"{what_if} ({what_if_rule}) if {field}={worst}"))
     dimensions = [

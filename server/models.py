@@ -21,6 +21,27 @@ class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True)
 
 
+# facts both the impact and the routing step use, given once
+
+
+class CaseFlags(Frozen):
+    """What the assistant knows about the case that both severity and routing depend on; None is unknown."""
+
+    production_down: bool | None = None
+    data_loss: bool | None = Field(default=None, description="Customer data lost or at risk.")
+    security: Literal["none", "concern", "breach"] | None = None
+    workaround: bool | None = None
+    sla_status: Literal["ok", "at_risk", "breached"] | None = None
+    churn_threat: bool | None = None
+    legal_risk: bool | None = Field(default=None, description="PR or legal exposure.")
+    executive_asking: bool | None = Field(default=None, description="The customer's executives ask for ours.")
+    deadline: str | None = Field(default=None, description="A hard date the customer or contract sets.")
+
+    def merged(self, newer: CaseFlags) -> CaseFlags:
+        """These flags with every value `newer` states laid over them."""
+        return self.model_copy(update=newer.model_dump(exclude_none=True))
+
+
 # step 3: impact
 
 
@@ -82,7 +103,7 @@ class SupportReason(Frozen):
 class TargetNeeds(Frozen):
     target: Target
     why: str
-    brief_needs: list[str] = Field(description="Brief fields this target cannot act without.")
+    brief_needs: list[str] = Field(description="draft_brief fields this target cannot act without.")
 
 
 class RoutingDecision(Frozen):
@@ -108,6 +129,7 @@ class FollowupPlan(Frozen):
 class Followup(FollowupPlan):
     id: str
     escalation_id: str
+    customer: str | None = Field(default=None, description="Whose update, for a customer follow-up.")
     state: Literal["pending", "done", "cancelled"] = "pending"
 
 
@@ -197,8 +219,11 @@ class Escalation(Frozen):
     missing: list[str] = Field(default_factory=list[str], description="Brief fields still missing for its targets.")
     facts: CaseFacts | None = None
     impact: ImpactAssessment | None = None
+    impact_input: ImpactInput | None = None
     routing: RoutingDecision | None = None
+    flags: CaseFlags = Field(default_factory=CaseFlags)
     brief: dict[str, object] | None = Field(default=None, description="The brief's inputs, to re-render it.")
+    brief_given: dict[str, object] = Field(default_factory=dict[str, object], description="What the caller wrote.")
     owner: str | None = None
     team: str | None = None
 

@@ -17,6 +17,7 @@ def print_run(run: DemoRun, console: Console | None = None) -> None:
     """Print every step of a demo run."""
     out = console or Console()
     out.rule(f"[bold]{run.issue}[/bold]" + (f" · {run.customer}" if run.customer else ""))
+    case = run.context.case
 
     sources = Table("source", "adapter", "status", "found", "ms", "trust", title="2 · Context", title_justify="left")
     for s in run.context.sources:
@@ -36,6 +37,12 @@ def print_run(run: DemoRun, console: Console | None = None) -> None:
         f"regressions {f.regressions or 'none'}; open issues {f.open_issues or 'none'}; "
         f"workarounds {f.workarounds or 'none'}"
     )
+    out.print(
+        f"case: {len(case.accounts)} account(s) affected ({', '.join(a.name for a in case.accounts[:8])})"
+        + (f", segment {case.segment}" if case.segment else "")
+        + (f"; started {case.started_at:%Y-%m-%d %H:%M} UTC" if case.started_at else "")
+    )
+    out.print(f"assistant's judgement: signals {run.signals or 'none'}; flags {run.flags or 'none'}")
 
     impact = Table("dimension", "rating", "why", title="3 · Impact", title_justify="left")
     for d in run.impact.dimensions:
@@ -63,11 +70,16 @@ def print_run(run: DemoRun, console: Console | None = None) -> None:
     if run.brief is not None:
         title = f"6 · Brief ({run.brief.status}, escalation {run.brief.escalation_id})"
         out.print(Panel(Markdown(run.brief.markdown), title=title, title_align="left"))
+        out.print(f"filled from the case: {', '.join(run.brief.from_case) or 'nothing'}")
+        for field, why in run.unfilled.items():
+            out.print(f"  [yellow]not filled[/yellow] {field}: {why}")
     if run.schedule is not None:
-        followups = Table("kind", "due", "latest", "cadence", title="7 · Follow-ups", title_justify="left")
+        followups = Table("kind", "for", "due", "cadence", title="7 · Follow-ups", title_justify="left")
         for item in run.schedule.followups:
-            followups.add_row(item.kind, f"{item.due_at:%a %Y-%m-%d %H:%M %Z}", f"{item.latest_at:%H:%M}", item.cadence)
-        out.print(Group(followups, f"time zone {run.schedule.timezone}, holidays {run.schedule.country or 'none'}"))
+            followups.add_row(item.kind, item.customer or "team", f"{item.due_at:%a %Y-%m-%d %H:%M %Z}", item.cadence)
+        zones = "; ".join(f"{z.timezone} ({', '.join(z.customers)})" for z in run.schedule.customer_zones)
+        out.print(Group(followups, f"team time zone {run.schedule.team_timezone}; customers: {zones or 'none'}"))
+    out.print(f"[dim]{run.calls} tool calls, escalation {run.context.escalation_id}[/dim]")
 
 
 _VERDICT_STYLE = {"ok": "green", "broken": "bold red", "not_connected": "dim"}

@@ -1,18 +1,45 @@
 """Step 4: escalate or handle in support, and to whom.
 
-The assistant reports what it knows as signals; each maps to one criterion group of the
-playbook. Any escalation criterion means escalate; with none, the handle-in-support
-reasons (or the lack of any criterion) keep the case in support. Security signals
-bypass the tier ladder. From L1, engineering and product needs go through L2 first.
+The assistant reports what only it can judge as `Signal`s, and the facts shared with the impact
+step once, as `CaseFlags`; `reasons_for` turns both (plus what the case found: high-value accounts,
+a regression, rising severity) into the internal `Reason`s, each mapped to one criterion group of
+the playbook. Any escalation criterion means escalate; with none, the handle-in-support reasons (or
+the lack of any criterion) keep the case in support. Security bypasses the tier ladder. From L1,
+engineering and product needs go through L2 first.
 """
 
 from __future__ import annotations
 
 from typing import Literal, get_args
 
-from server.models import Criterion, RoutingDecision, SupportReason, Target, TargetNeeds, Tier
+from server.models import CaseFlags, Criterion, RoutingDecision, SupportReason, Target, TargetNeeds, Tier
 
+# What the assistant judges; facts the impact step shares are CaseFlags, never signals.
 Signal = Literal[
+    "bug_confirmed",
+    "infrastructure_issue",
+    "beyond_support_diagnosis",
+    "needs_access_support_lacks",
+    "custom_implementation",
+    "regression",
+    "severity_increasing",
+    "long_customer_wait",
+    "support_not_progressing",
+    "feature_gap",
+    "design_decision_needed",
+    "workflow_mismatch",
+    "competing_customer_needs",
+    "cross_functional_decision",
+    "policy_exception_needed",
+    "documented_fix",
+    "configuration_issue",
+    "needs_guidance",
+    "known_limitation_with_alternative",
+    "resolved_at_support_before",
+]
+
+# Every reason the rules know, the signals above and what the flags and the case turn into.
+Reason = Literal[
     # technical
     "bug_confirmed",
     "code_fix_needed",
@@ -48,6 +75,7 @@ Signal = Literal[
     "unauthorized_access",
     "vulnerability_report",
     "compliance_concern",
+    "security_concern",
     # leadership
     "cross_functional_decision",
     "policy_exception_needed",
@@ -60,11 +88,11 @@ Signal = Literal[
     "known_limitation_with_alternative",
     "resolved_at_support_before",
 ]
-SIGNALS: tuple[Signal, ...] = get_args(Signal)
+SIGNALS: tuple[Reason, ...] = get_args(Reason)
 
 Group = Literal["technical", "complexity", "impact", "business", "time", "pattern", "security", "product"]
 
-CRITERIA: dict[Signal, tuple[Group, str]] = {
+CRITERIA: dict[Reason, tuple[Group, str]] = {
     "bug_confirmed": ("technical", "a confirmed bug needs a code fix"),
     "code_fix_needed": ("technical", "only a code change resolves it"),
     "infrastructure_issue": ("technical", "infrastructure needs investigating"),
@@ -92,12 +120,13 @@ CRITERIA: dict[Signal, tuple[Group, str]] = {
     "unauthorized_access": ("security", "unauthorized access"),
     "vulnerability_report": ("security", "a vulnerability was reported"),
     "compliance_concern": ("security", "a compliance concern"),
+    "security_concern": ("security", "a security concern"),
     "cross_functional_decision": ("business", "a cross-functional decision is needed"),
     "policy_exception_needed": ("business", "an exception to policy is needed"),
     "pr_or_legal_risk": ("business", "PR or legal risk"),
 }
 
-SUPPORT_REASONS: dict[Signal, str] = {
+SUPPORT_REASONS: dict[Reason, str] = {
     "documented_fix": "a documented fix exists",
     "known_workaround": "a known workaround exists",
     "configuration_issue": "a configuration or setup issue support can resolve",
@@ -142,7 +171,7 @@ BRIEF_NEEDS: dict[Target, dict[str, str]] = {
     },
 }
 
-_ENGINEERING: frozenset[Signal] = frozenset(
+_ENGINEERING: frozenset[Reason] = frozenset(
     {
         "bug_confirmed",
         "code_fix_needed",
@@ -156,13 +185,13 @@ _ENGINEERING: frozenset[Signal] = frozenset(
         "custom_implementation",
     }
 )
-_PRODUCT: frozenset[Signal] = frozenset(
+_PRODUCT: frozenset[Reason] = frozenset(
     {"feature_gap", "design_decision_needed", "workflow_mismatch", "competing_customer_needs"}
 )
-_SECURITY: frozenset[Signal] = frozenset(
-    {"data_exposure", "unauthorized_access", "vulnerability_report", "compliance_concern"}
+_SECURITY: frozenset[Reason] = frozenset(
+    {"data_exposure", "unauthorized_access", "vulnerability_report", "compliance_concern", "security_concern"}
 )
-_LEADERSHIP: frozenset[Signal] = frozenset(
+_LEADERSHIP: frozenset[Reason] = frozenset(
     {
         "executive_involvement_requested",
         "cross_functional_decision",
@@ -173,7 +202,55 @@ _LEADERSHIP: frozenset[Signal] = frozenset(
 PATTERN_CUSTOMERS = 3
 
 
-def route(signals: list[Signal], *, customers_reporting: int = 1, current_tier: Tier = "l2") -> RoutingDecision:
+_BUSINESS_PRESSURE: frozenset[Reason] = frozenset(
+    {"churn_threat", "sla_breach_imminent", "sla_breached", "executive_involvement_requested"}
+)
+
+
+def reasons_for(
+    signals: list[Signal],
+    flags: CaseFlags,
+    *,
+    high_value_accounts: int = 0,
+    regression: bool = False,
+    severity_rising: bool = False,
+    blocked: bool = False,
+) -> list[Reason]:
+    """The rules' reasons from the assistant's signals, the shared flags and what the case found.
+
+    A high-value customer counts as at risk only when something is wrong for it (another escalation
+    reason, or the customer is blocked), so a how-to question from a big account stays in support.
+    """
+    found: list[Reason] = list(signals)
+    if flags.production_down:
+        found.append("production_down")
+    if flags.data_loss:
+        found.append("data_integrity_risk")
+    if flags.security in ("concern", "breach"):
+        found.append("security_concern")
+    if flags.workaround:
+        found.append("known_workaround")
+    if flags.sla_status == "at_risk":
+        found.append("sla_breach_imminent")
+    elif flags.sla_status == "breached":
+        found.append("sla_breached")
+    if flags.churn_threat:
+        found.append("churn_threat")
+    if flags.legal_risk:
+        found.append("pr_or_legal_risk")
+    if flags.executive_asking:
+        found.append("executive_involvement_requested")
+    if regression:
+        found.append("regression")
+    if severity_rising:
+        found.append("severity_increasing")
+    troubled = blocked or any(r in CRITERIA for r in found)
+    if high_value_accounts and troubled:
+        found.append("high_value_customer_at_risk")
+    return list(dict.fromkeys(found))
+
+
+def route(signals: list[Reason], *, customers_reporting: int = 1, current_tier: Tier = "l2") -> RoutingDecision:
     """Decide whether and where to escalate from the case's signals."""
     present = set(signals)
     criteria = [
@@ -239,7 +316,7 @@ def route(signals: list[Signal], *, customers_reporting: int = 1, current_tier: 
 
 
 def _targets(
-    present: set[Signal], criteria: list[Criterion], customers: int, tier: Tier
+    present: set[Reason], criteria: list[Criterion], customers: int, tier: Tier
 ) -> tuple[list[TargetNeeds], list[str]]:
     chosen: dict[Target, str] = {}
     notes: list[str] = []
@@ -252,7 +329,7 @@ def _targets(
         chosen["product"] = ", ".join(CRITERIA[s][1] for s in prod)
     high_value = "high_value_customer_at_risk" in present
     lead = sorted(present & _LEADERSHIP)
-    if "churn_threat" in present and high_value:
+    if "churn_threat" in present and (high_value or customers >= PATTERN_CUSTOMERS):
         lead.insert(0, "churn_threat")
     if "sla_breached" in present and high_value:
         lead.append("sla_breached")
@@ -276,7 +353,5 @@ def _targets(
             chosen.setdefault("l2_support", "first step of the ladder")
             notes.append(f"From L1, {' and '.join(via)} needs go to L2 first; L2 takes them on.")
     order: tuple[Target, ...] = ("security", "l2_support", "engineering", "product", "leadership")
-    targets = [
-        TargetNeeds(target=t, why=chosen[t], brief_needs=list(BRIEF_NEEDS[t].values())) for t in order if t in chosen
-    ]
+    targets = [TargetNeeds(target=t, why=chosen[t], brief_needs=list(BRIEF_NEEDS[t])) for t in order if t in chosen]
     return targets, notes

@@ -70,4 +70,7 @@ def _fold_nullable(node: dict[str, Any], *, output: bool) -> dict[str, Any]:
     if len(rest) != 1 or not isinstance(rest[0].get("type"), str):
         return node
     folded = {k: v for k, v in node.items() if k != "anyOf"}
-    return {**rest[0], **folded, "type": [rest[0]["type"], "null"] if output else rest[0]["type"]}
+    merged = {**rest[0], **folded, "type": [rest[0]["type"], "null"] if output else rest[0]["type"]}
+    if output and "enum" in merged:  # a null the server sends must be one of the allowed values
+        merged["enum"] = [*merged["enum"], None]
+    return merged

@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     source_timeout: float = Field(default=5.0, gt=0, le=120, description="Seconds each source gets per call.")
     high_value_arr: float = Field(default=100_000, ge=0, description="ARR (USD) from which a customer is high-value.")
     default_timezone: str = Field(default="UTC", description="Time zone when neither caller nor CRM gives one.")
+    team_timezone: str | None = Field(default=None, description="The team's zone for internal follow-ups.")
+    critical_customers: int = Field(
+        default=10, ge=2, le=1_000_000, description="Customers blocked that make it critical."
+    )
     default_country: str | None = Field(default=None, description="Holiday calendar when the CRM gives none.")
     business_hours_start: int = Field(default=9, ge=0, le=23)
     business_hours_end: int = Field(default=17, ge=1, le=24)

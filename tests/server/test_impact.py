@@ -311,3 +311,17 @@ def test_dimensions_come_in_the_playbook_order():
     names = [d.dimension for d in assessed().dimensions]
 
     assert names == ["breadth", "depth", "duration", "revenue", "reputation", "contractual"]
+
+
+def test_breadth_alone_makes_it_critical_when_many_customers_are_blocked():
+    result = assess(
+        ImpactInput(customers_affected=12, depth="blocked"), now=NOW, high_value_arr=100_000, critical_customers=10
+    )
+
+    assert (result.severity, result.rule) == ("critical", "widespread")
+
+
+def test_only_plausible_unknowns_are_asked_about():
+    result = assess(ImpactInput(), now=NOW, high_value_arr=100_000, plausible={"depth", "customers_affected"})
+
+    assert [m.field for m in result.missing] == ["depth"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from inline_snapshot import snapshot
 
-from server.models import Criterion, RoutingDecision, SupportReason, Target, TargetNeeds, Tier
-from server.routing import BRIEF_NEEDS, Signal, route
+from server.models import CaseFlags, Criterion, RoutingDecision, SupportReason, Target, TargetNeeds, Tier
+from server.routing import BRIEF_NEEDS, Reason, reasons_for, route
 
 
 def targets(decision: RoutingDecision) -> list[Target]:
@@ -28,7 +28,7 @@ def targets(decision: RoutingDecision) -> list[Target]:
         (["pr_or_legal_risk"], "leadership"),
     ],
 )
-def test_from_l2_each_kind_of_signal_reaches_its_team(signals: list[Signal], target: Target):
+def test_from_l2_each_kind_of_signal_reaches_its_team(signals: list[Reason], target: Target):
     decision = route(signals, current_tier="l2")
 
     assert decision.escalate is True
@@ -50,7 +50,7 @@ def test_from_l1_a_business_concern_with_no_technical_owner_goes_to_l2_support()
         TargetNeeds(
             target="l2_support",
             why="needs deeper investigation than frontline support",
-            brief_needs=["ticket summary", "steps already tried", "customer context"],
+            brief_needs=["description", "tried", "customers_affected"],
         )
     ]
 
@@ -65,7 +65,7 @@ def test_from_l2_a_business_concern_with_no_technical_owner_goes_to_support_lead
 @pytest.mark.parametrize(
     "signal", ["data_exposure", "unauthorized_access", "vulnerability_report", "compliance_concern"]
 )
-def test_a_security_signal_from_l1_goes_straight_to_security_bypassing_the_tiers(signal: Signal):
+def test_a_security_signal_from_l1_goes_straight_to_security_bypassing_the_tiers(signal: Reason):
     decision = route([signal], current_tier="l1")
 
     assert decision.bypasses_tiers is True
@@ -92,18 +92,12 @@ def test_a_churn_threat_over_a_missing_feature_from_a_high_value_customer_goes_t
                 TargetNeeds(
                     target="product",
                     why="a missing feature is causing customer pain",
-                    brief_needs=["customer use case", "business impact", "how often it is asked for"],
+                    brief_needs=["use_case", "workflow_impact", "request_frequency"],
                 ),
                 TargetNeeds(
                     target="leadership",
                     why="the customer threatens to churn",
-                    brief_needs=[
-                        "business context",
-                        "revenue at risk",
-                        "what was tried",
-                        "decision or action needed",
-                        "deadline",
-                    ],
+                    brief_needs=["description", "revenue_at_risk", "tried", "needed", "deadline"],
                 ),
             ],
             criteria=[
@@ -206,33 +200,60 @@ def test_a_support_reason_alongside_a_criterion_escalates_and_notes_the_workarou
         (["pr_or_legal_risk"], "l2"),
     ],
 )
-def test_each_target_lists_what_its_brief_needs(signals: list[Signal], tier: Tier):
+def test_each_target_lists_what_its_brief_needs(signals: list[Reason], tier: Tier):
     decision = route(signals, current_tier=tier)
 
     for needs in decision.targets:
-        assert needs.brief_needs == list(BRIEF_NEEDS[needs.target].values())
+        assert needs.brief_needs == list(BRIEF_NEEDS[needs.target])
 
 
-def test_engineering_cannot_act_without_repro_steps_environment_and_evidence():
+def test_engineering_cannot_act_without_repro_steps_environment_and_evidence_named_as_draft_brief_fields():
     [engineering] = route(["bug_confirmed"]).targets
 
     assert engineering.brief_needs == [
-        "reproduction steps",
-        "expected result",
-        "actual result",
+        "repro_steps",
+        "expected",
+        "actual",
         "environment",
-        "logs or error messages",
-        "business impact",
-        "customer timeline",
+        "evidence",
+        "workflow_impact",
+        "time_in_queue",
     ]
 
 
 def test_security_cannot_act_without_observation_scope_containment_and_urgency():
     [security] = route(["data_exposure"]).targets
 
-    assert security.brief_needs == [
-        "what was observed",
-        "who or what may be affected",
-        "containment taken",
-        "urgency assessment",
+    assert security.brief_needs == ["observed", "potentially_affected", "containment", "urgency"]
+
+
+def test_flags_given_once_become_the_reasons_both_steps_share():
+    flags = CaseFlags(data_loss=True, security="concern", sla_status="breached", churn_threat=True, workaround=True)
+
+    assert reasons_for(["feature_gap"], flags, high_value_accounts=1) == [
+        "feature_gap",
+        "data_integrity_risk",
+        "security_concern",
+        "known_workaround",
+        "sla_breached",
+        "churn_threat",
+        "high_value_customer_at_risk",
     ]
+
+
+def test_a_how_to_question_from_a_high_value_customer_stays_in_support():
+    reasons = reasons_for(["needs_guidance"], CaseFlags(), high_value_accounts=1)
+
+    assert reasons == ["needs_guidance"]
+    assert route(reasons).escalate is False
+
+
+def test_a_general_security_concern_goes_straight_to_security_from_l1():
+    decision = route(reasons_for([], CaseFlags(security="concern")), current_tier="l1")
+
+    assert targets(decision) == ["security"]
+    assert decision.bypasses_tiers is True
+
+
+def test_the_case_findings_add_the_pattern_reasons():
+    assert reasons_for([], CaseFlags(), regression=True, severity_rising=True) == ["regression", "severity_increasing"]

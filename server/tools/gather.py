@@ -1,0 +1,153 @@
+"""Step 2: gather_context asks every source at once and opens the case with what it found."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
+from pydantic import Field
+
+from connectors import Category
+from connectors.models import Ticket
+from server import case, context
+from server.models import AffectedAccount, CaseFacts, Escalation
+from server.state import AppState
+from server.tools.common import (
+    MAX_ACCOUNTS,
+    event,
+    load_case,
+    new_id,
+    pending_deals,
+    resolve_accounts,
+    segment_accounts,
+    state_of,
+)
+
+MAX_LINKS = 12
+
+
+class GatherResult(context.ContextReport):
+    escalation_id: str = Field(description="The case: pass it to every later step.")
+    case: CaseFacts = Field(description="What later steps will use unless you pass otherwise.")
+
+
+async def gather_context(
+    issue: Annotated[str, Field(min_length=3, max_length=500, description="The problem, in a few words.")],
+    ctx: Context[AppState, Any],
+    customer: Annotated[str | None, Field(max_length=200, description="Account name or domain.")] = None,
+    since_days: Annotated[int, Field(ge=1, le=365, description="Look back this many days.")] = 30,
+    limit: Annotated[int, Field(ge=1, le=50, description="Records per source.")] = 5,
+    cursors: Annotated[
+        dict[Category, Annotated[str, Field(max_length=2000)]] | None,
+        Field(description="next_cursor values from a truncated source."),
+    ] = None,
+    escalation_id: Annotated[str | None, Field(max_length=64, description="Refresh this case.")] = None,
+) -> GatherResult:
+    """Search support, CRM, chat, tracker and knowledge base at once, and open the case.
+
+    Returns escalation_id and the case facts later steps default to (accounts affected, ARR,
+    start, evidence, links). Each source has its own deadline and status.
+    """
+    state = state_of(ctx)
+    previous = await load_case(state, escalation_id) if escalation_id else None
+
+    async def progress(done: int, total: int, message: str) -> None:
+        await ctx.report_progress(done, total, message)
+
+    try:
+        report = await context.gather(
+            state.connectors,
+            issue,
+            customer=customer,
+            since=context.window_start(state.clock(), since_days),
+            limit=limit,
+            deadline=state.settings.source_timeout,
+            cursors=cursors,
+            progress=progress,
+        )
+    except context.UnknownCustomer as exc:
+        raise ToolError(str(exc)) from exc
+    facts = await _facts(state, issue, report)
+    now = state.clock()
+    detail = (
+        f"{len(facts.accounts)} account(s), {facts.customers_reporting} reporting, "
+        f"{len(facts.tickets)} matching ticket(s); sources: "
+        + ", ".join(f"{s.category} {s.status}" for s in report.sources)
+    )
+    if previous is None:
+        opened = Escalation(
+            id=new_id(),
+            created_at=now,
+            updated_at=now,
+            summary=issue[:200],
+            customer=facts.customer,
+            facts=facts,
+        )
+        await state.ledger.create(opened, event(state, "context_gathered", detail))
+        case_id = opened.id
+    else:
+        await state.ledger.update(
+            previous.model_copy(
+                update={"facts": facts, "customer": facts.customer or previous.customer, "updated_at": now}
+            ),
+            event(state, "context_gathered", "refreshed: " + detail),
+        )
+        case_id = previous.id
+    return GatherResult(**report.model_dump(), escalation_id=case_id, case=facts)
+
+
+async def _facts(state: AppState, issue: str, report: context.ContextReport) -> CaseFacts:
+    """The case as the records tell it: who is affected, since when, what was said and tried."""
+    findings = report.findings
+    matching = [t for t in report.tickets if t.id in findings.matching_tickets]
+    named = report.account.name if report.account else None
+    own = [t for t in matching if named and (t.customer or "").lower() == named.lower()]
+    primary = own or matching
+    segment = case.segment_in(issue)
+    accounts: list[AffectedAccount] = []
+    if segment is not None and state.connectors.crm is not None:
+        try:
+            accounts = await segment_accounts(state, segment)
+        except ToolError:
+            segment = None  # not a plan the CRM knows: fall back to who reported it
+    names = [n for n in [named, *findings.distinct_customers] if n]
+    if state.connectors.crm is not None and names:
+        known = {a.name.lower() for a in accounts}
+        try:
+            accounts += [a for a in await resolve_accounts(state, names) if a.name.lower() not in known]
+        except ToolError:
+            # A ticket's customer the CRM does not know still counts as affected, without CRM facts.
+            accounts += [AffectedAccount(name=n) for n in names if n.lower() not in known]
+    elif names:
+        accounts = [AffectedAccount(name=n) for n in dict.fromkeys(names)]
+    accounts = accounts[:MAX_ACCOUNTS]
+    deals = await pending_deals(state, [a.name for a in accounts])
+    evidence = [block for t in primary for block in case.evidence_in(t.body)]
+    return CaseFacts(
+        issue=issue,
+        customer=named,
+        accounts=accounts,
+        segment=segment,
+        pending_deals=deals,
+        started_at=case.earliest(matching),
+        customers_reporting=len(findings.distinct_customers),
+        description=case.summary_of(primary[0].body) if primary else None,
+        tried=case.tried_on(primary),
+        evidence=list(dict.fromkeys(evidence))[:6],
+        last_customer_update=case.last_customer_update(primary),
+        links=_links(report, matching),
+        tickets=[t.id for t in matching],
+        regressions=findings.regressions,
+        open_issues=findings.open_issues,
+        workarounds=findings.workarounds,
+    )
+
+
+def _links(report: context.ContextReport, matching: list[Ticket]) -> list[str]:
+    wanted = set(report.findings.regressions) | set(report.findings.open_issues)
+    links = [f"Ticket {t.id} ({t.customer}): {t.url}" for t in matching if t.url]
+    links += [f"{i.id} ({i.status}): {i.url}" for i in report.issues if i.id in wanted and i.url]
+    links += [f"{i.id} ({i.status})" for i in report.issues if i.id in wanted and not i.url]
+    links += [f"{a.title}: {a.url}" for a in report.articles if a.id in report.findings.workarounds and a.url]
+    return links[:MAX_LINKS]
