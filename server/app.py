@@ -23,7 +23,7 @@ from pydantic import Field
 from connectors import CATEGORIES, Connectors
 from connectors.errors import ConnectorError
 from server.brief import BriefRenderer
-from server.schema import compact
+from server.schema import compact, shallow
 from server.settings import Settings
 from server.state import AppState, Clock, utc_now
 from server.store import Ledger, NotFound
@@ -37,8 +37,6 @@ INSTRUCTIONS = (
     "keep the follow-up cadence. The prompt customer-escalation walks through all seven steps."
 )
 
-# Connector records in gather_context's output: typed in the result, plain objects in the listing.
-RECORDS = frozenset({"Account", "Article", "Comment", "Deal", "Message", "Ticket", "TrackerIssue"})
 # gather_context reads the outside world and opens a case: it writes, but destroys nothing.
 OPENS_CASE = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True)
 # Steps that update a case replace its stored results (and may re-render its brief or cancel follow-ups).
@@ -61,10 +59,9 @@ def _tool(fn: Callable[..., Any], annotations: ToolAnnotations) -> Tool:
     """`fn` as a tool with compact schemas (see `server.schema`)."""
     registered = Tool.from_function(fn, description=inspect.cleandoc(fn.__doc__ or ""), annotations=annotations)
     registered.parameters = compact(registered.parameters)
-    if registered.fn_metadata.output_schema is not None:
-        registered.fn_metadata.output_schema = compact(
-            registered.fn_metadata.output_schema, output=True, opaque=RECORDS
-        )
+    schema = registered.fn_metadata.output_schema
+    if schema is not None:
+        registered.fn_metadata.output_schema = shallow(compact(schema, output=True))
     return registered
 
 

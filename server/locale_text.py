@@ -44,7 +44,6 @@ def duration(span: timedelta, language: Language) -> str:
     seconds = max(int(span.total_seconds()), 0)
     days, rest = divmod(seconds, 86_400)
     hours, rest = divmod(rest, 3600)
-    Unit = Literal["day", "hour", "minute"]
     whole: list[tuple[int, Unit]] = (
         [(days, "day"), (hours, "hour")] if days or hours else [(max(rest // 60, 1), "minute")]
     )

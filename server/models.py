@@ -25,7 +25,7 @@ class Frozen(BaseModel):
 
 
 class CaseFlags(Frozen):
-    """What the assistant knows about the case that both severity and routing depend on; None is unknown."""
+    """Facts severity and routing share; omit unknowns."""
 
     production_down: bool | None = None
     data_loss: bool | None = Field(default=None, description="Customer data lost or at risk.")

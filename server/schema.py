@@ -61,12 +61,27 @@ def _walk(node: Any, *, output: bool, in_properties: bool) -> Any:
     return _fold_nullable(out, output=output)
 
 
+def shallow(schema: dict[str, Any]) -> dict[str, Any]:
+    """An output schema reduced to its top-level fields and their JSON types.
+
+    The model reads the result itself; what it needs on every turn is only which fields come back.
+    A field that may be null has no type, so any value it takes conforms.
+    """
+    fields: dict[str, Any] = {}
+    for name, spec in cast(dict[str, dict[str, Any]], schema.get("properties", {})).items():
+        kind = spec.get("type")
+        fields[name] = {"type": kind} if isinstance(kind, str) else {}
+    return {"type": "object", "properties": fields}
+
+
 def _fold_nullable(node: dict[str, Any], *, output: bool) -> dict[str, Any]:
     options = node.get("anyOf")
     if not isinstance(options, list) or len(cast(list[Any], options)) != 2:
         return node
     options = cast(list[dict[str, Any]], options)
     rest = [o for o in options if o != {"type": "null"}]
+    if not output and len(rest) == 1 and "$ref" in rest[0]:  # an optional object parameter: just the object
+        return {**{k: v for k, v in node.items() if k != "anyOf"}, **rest[0]}
     if len(rest) != 1 or not isinstance(rest[0].get("type"), str):
         return node
     folded = {k: v for k, v in node.items() if k != "anyOf"}

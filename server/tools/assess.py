@@ -49,8 +49,8 @@ async def assess_impact(
 ) -> ImpactResult:
     """Rate breadth, depth, duration, revenue, reputation and contractual impact into a severity.
 
-    With escalation_id, the case supplies accounts, ARR, deals, start and flags you leave out.
-    Leave unknowns out: missing lists those that could raise the severity.
+    The case supplies accounts, ARR, deals, start and flags you omit. Omit unknowns: missing lists
+    those that could raise the severity.
     """
     state = state_of(ctx)
     stored = await load_case(state, escalation_id) if escalation_id else None

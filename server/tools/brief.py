@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from server import locale_text
 from server.brief import BriefInput, missing_fields
@@ -15,9 +15,8 @@ from server.models import Escalation, EscalationStatus, Language, Severity, Targ
 from server.state import AppState
 from server.tools.common import event, load_case, new_id, state_of
 
-Text = Annotated[str, Field(max_length=4000)]
-Line = Annotated[str, Field(max_length=1000)]
-Lines = Annotated[list[Line], Field(max_length=50)]
+TEXT_MAX = 4000
+LIST_MAX = 50
 
 # The ask each target gets when the caller names none: what the playbook says that team is for.
 DEFAULT_ASK: dict[Language, dict[Target, str]] = {
@@ -72,36 +71,46 @@ _BY: dict[Language, str] = {"en": "{when} ({respond})", "ko": "{when}까지", "j
 
 
 class BriefFields(BaseModel):
-    """Brief fields only the caller knows; anything left out comes from the case."""
+    """Each text at most 4000 characters, each list at most 50 items; omitted ones come from the case."""
 
-    reported_by: Line | None = None
-    customers_affected: Line | None = None
-    workflow_impact: Text | None = Field(default=None, description="What they cannot do.")
-    revenue_at_risk: Line | None = None
-    time_in_queue: Line | None = None
-    sla_status: Line | None = None
-    description: Text | None = Field(default=None, description="3-5 sentences.")
-    tried: Lines | None = Field(default=None, description="'step -> result' each.")
-    repro_steps: Lines | None = None
-    expected: Text | None = None
-    actual: Text | None = None
-    environment: Line | None = None
-    frequency: Line | None = None
-    ruled_out: Lines | None = None
-    evidence: Annotated[list[Text], Field(max_length=20)] | None = Field(default=None, description="Exact error text.")
-    use_case: Text | None = None
-    request_frequency: Line | None = None
-    competitive_pressure: Line | None = None
-    observed: Text | None = None
-    potentially_affected: Text | None = None
-    containment: Text | None = None
-    urgency: Line | None = None
-    last_customer_update: Text | None = None
-    customer_expectation: Line | None = None
-    escalation_risk: Line | None = None
-    needed: Lines | None = Field(default=None, description="Specific asks: investigate, fix, decide.")
-    deadline: Line | None = None
-    links: Lines | None = None
+    reported_by: str | None = None
+    customers_affected: str | None = None
+    workflow_impact: str | None = Field(default=None, description="What they cannot do.")
+    revenue_at_risk: str | None = None
+    time_in_queue: str | None = None
+    sla_status: str | None = None
+    description: str | None = Field(default=None, description="3-5 sentences.")
+    tried: list[str] | None = Field(default=None, description="'step -> result' each.")
+    repro_steps: list[str] | None = None
+    expected: str | None = None
+    actual: str | None = None
+    environment: str | None = None
+    frequency: str | None = None
+    ruled_out: list[str] | None = None
+    evidence: list[str] | None = Field(default=None, description="Exact error text.")
+    use_case: str | None = None
+    request_frequency: str | None = None
+    competitive_pressure: str | None = None
+    observed: str | None = None
+    potentially_affected: str | None = None
+    containment: str | None = None
+    urgency: str | None = None
+    last_customer_update: str | None = None
+    customer_expectation: str | None = None
+    escalation_risk: str | None = None
+    needed: list[str] | None = Field(default=None, description="Specific asks: investigate, fix, decide.")
+    deadline: str | None = None
+    links: list[str] | None = None
+
+    @model_validator(mode="after")
+    def _bounded(self) -> BriefFields:
+        for name, value in self:
+            texts: list[str] = [value] if isinstance(value, str) else cast(list[str], value or [])
+            if isinstance(value, list) and len(texts) > LIST_MAX:
+                raise ValueError(f"{name} has {len(texts)} items; at most {LIST_MAX}")
+            if any(len(t) > TEXT_MAX for t in texts):
+                raise ValueError(f"{name} is longer than {TEXT_MAX} characters; shorten it")
+        return self
 
 
 class BriefResult(BaseModel):
@@ -125,10 +134,10 @@ async def draft_brief(
     language: Language = "en",
     customer: Annotated[str | None, Field(max_length=200)] = None,
 ) -> BriefResult:
-    """Write the escalation brief (en, ko, ja), check it is complete for its targets, and store it.
+    """Write the brief (en, ko, ja), check it is complete for its targets, and store it.
 
-    With escalation_id, severity, targets, customers, revenue, timeline, evidence and links come
-    from the case: pass what only you know (repro steps, expected, actual, environment).
+    With escalation_id the case fills severity, targets, customers, revenue, timeline, evidence and
+    links; pass what only you know (e.g. repro_steps, expected, actual, environment).
     """
     state = state_of(ctx)
     stored = await load_case(state, escalation_id) if escalation_id else None

@@ -46,8 +46,7 @@ async def gather_context(
 ) -> GatherResult:
     """Search support, CRM, chat, tracker and knowledge base at once, and open the case.
 
-    Returns escalation_id and the case facts later steps default to (accounts affected, ARR,
-    start, evidence, links). Each source has its own deadline and status.
+    Returns the escalation_id every later step takes, and the case facts they default to.
     """
     state = state_of(ctx)
     previous = await load_case(state, escalation_id) if escalation_id else None

@@ -35,8 +35,8 @@ async def pick_tier(
 ) -> RouteResult:
     """Decide escalate-or-not and the targets (L2, engineering, product, security, leadership), with reasons.
 
-    With escalation_id, customers reporting, high-value accounts, regressions and flags come from the
-    case. brief_needs name draft_brief fields. A case kept in support is closed as handled_in_support.
+    The case supplies customers reporting, high-value accounts, regressions and flags. A case kept in
+    support is closed as handled_in_support.
     """
     state = state_of(ctx)
     stored = await load_case(state, escalation_id) if escalation_id else None

@@ -51,10 +51,9 @@ async def schedule_followup(
         float | None, Field(gt=0, le=168, description="SLA's own customer-update interval.")
     ] = None,
 ) -> Schedule:
-    """Schedule internal and customer follow-ups at the cadence the severity demands.
+    """Schedule internal and customer follow-ups at the severity's cadence; replaces pending ones.
 
-    Internal ones run on the team's time zone; customer ones on each customer's business days and
-    holidays. Replaces the pending follow-ups.
+    Internal ones run in the team's time zone, customer ones on each customer's business days.
     """
     state = state_of(ctx)
     escalation = await load_case(state, escalation_id)
