@@ -102,8 +102,11 @@ async def _near_misses(crm: CRM, customer: str, *, limit: int = 5) -> list[Accou
     words = [w for w in dict.fromkeys(re.findall(r"\w+", customer.lower())) if len(w) >= 3 and w not in STOPWORDS]
     found: dict[str, Account] = {}
     for word in words[:3]:  # a few lookups, and only on this error path
-        for account in await crm.search_accounts(word, limit=limit):
-            found.setdefault(account.id, account)
+        for probe in dict.fromkeys([word, word[:4]]):  # a typo late in the word still shares its start
+            for account in await crm.search_accounts(probe, limit=limit):
+                found.setdefault(account.id, account)
+            if found:
+                break
     closeness = {a.id: difflib.SequenceMatcher(None, customer.lower(), a.name.lower()).ratio() for a in found.values()}
     return sorted(found.values(), key=lambda a: -closeness[a.id])[:limit]
 

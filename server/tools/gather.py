@@ -123,9 +123,11 @@ async def _facts(state: AppState, issue: str, report: context.ContextReport) -> 
     accounts = accounts[:MAX_ACCOUNTS]
     deals = await pending_deals(state, [a.name for a in accounts])
     evidence = [block for t in primary for block in case.evidence_in(t.body)]
+    # With no customer named, a problem only one account reports is that account's.
+    sole = accounts[0].name if named is None and len(accounts) == 1 and segment is None else None
     return CaseFacts(
         issue=issue,
-        customer=named,
+        customer=named or sole,
         accounts=accounts,
         segment=segment,
         pending_deals=deals,

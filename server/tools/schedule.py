@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -13,7 +14,7 @@ from server import cadence
 from server.models import OPEN_STATUSES, AffectedAccount, Followup, Severity, TimelineEvent
 from server.state import AppState
 from server.tools.brief import rerender
-from server.tools.common import event, load_case, new_id, state_of
+from server.tools.common import event, load_case, new_id, resolve_accounts, state_of
 
 # Far enough for any cadence; rejects year-9999 starts and the 1970 epoch alike.
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
@@ -81,7 +82,11 @@ async def schedule_followup(
         for p in cadence.plan(level, begin, team, count=count, customer_every_hours=customer_update_hours)
         if p.kind == "internal"
     ]
-    zones = _zones(escalation.facts.accounts if escalation.facts else [], timezone, country, settings.default_timezone)
+    accounts = list(escalation.facts.accounts) if escalation.facts else []
+    if not accounts and escalation.customer:  # a brief drafted without a case still has its customer's clock
+        with contextlib.suppress(ToolError):
+            accounts = await resolve_accounts(state, [escalation.customer])
+    zones = _zones(accounts, timezone, country, settings.default_timezone)
     for zone in zones:
         plans = cadence.plan(
             level, begin, calendar(zone.timezone, zone.country), count=count, customer_every_hours=customer_update_hours

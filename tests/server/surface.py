@@ -27,14 +27,11 @@ from server.settings import Settings
 
 NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
 TOOLS = ("gather_context", "assess_impact", "pick_tier", "draft_brief", "schedule_followup", "record_update")
+ISSUE = "API returning 500 errors intermittently"
 HEX_ID = re.compile(r"^[0-9a-f]{32}$")
 
 # Everything an engineering brief needs, so it comes back ready.
-ENGINEERING_BRIEF: dict[str, Any] = {
-    "summary": "Intermittent HTTP 500 on POST /v2/orders",
-    "targets": ["engineering"],
-    "severity": "high",
-    "customer": "Acme Corp",
+ENGINEERING_FIELDS: dict[str, Any] = {
     "customers_affected": "Acme Corp (1 of 1 reporting)",
     "workflow_impact": "Nightly order sync aborts; about 38k orders a night are not pushed",
     "time_in_queue": "2 days",
@@ -46,6 +43,13 @@ ENGINEERING_BRIEF: dict[str, Any] = {
     "evidence": ["req_8c1f2e7a94d3: 500 internal_error"],
     "needed": ["investigate the 500s on /v2/orders"],
     "deadline": "before tonight's order sync at 22:00 ET",
+}
+ENGINEERING_BRIEF: dict[str, Any] = {
+    "summary": "Intermittent HTTP 500 on POST /v2/orders",
+    "targets": ["engineering"],
+    "severity": "high",
+    "customer": "Acme Corp",
+    "fields": ENGINEERING_FIELDS,
 }
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from inline_snapshot import snapshot
 
-from tests.server.surface import ENGINEERING_BRIEF, HEX_ID, TOOLS, Connect, without_ids
+from tests.server.surface import ENGINEERING_BRIEF, ENGINEERING_FIELDS, HEX_ID, TOOLS, Connect, without_ids
 
 pytest_plugins = ["tests.server.surface"]
 
@@ -35,38 +35,38 @@ async def test_tools_list_offers_exactly_six_tools_with_every_hint_set_explicitl
     assert hints == snapshot(
         {
             "gather_context": {
-                "read_only_hint": True,
+                "read_only_hint": False,
                 "destructive_hint": False,
-                "idempotent_hint": True,
+                "idempotent_hint": False,
                 "open_world_hint": True,
             },
             "assess_impact": {
-                "read_only_hint": True,
-                "destructive_hint": False,
-                "idempotent_hint": True,
+                "read_only_hint": False,
+                "destructive_hint": True,
+                "idempotent_hint": False,
                 "open_world_hint": True,
             },
             "pick_tier": {
-                "read_only_hint": True,
-                "destructive_hint": False,
-                "idempotent_hint": True,
+                "read_only_hint": False,
+                "destructive_hint": True,
+                "idempotent_hint": False,
                 "open_world_hint": True,
             },
             "draft_brief": {
                 "read_only_hint": False,
-                "destructive_hint": False,
+                "destructive_hint": True,
                 "idempotent_hint": False,
-                "open_world_hint": False,
+                "open_world_hint": True,
             },
             "schedule_followup": {
                 "read_only_hint": False,
-                "destructive_hint": False,
+                "destructive_hint": True,
                 "idempotent_hint": False,
-                "open_world_hint": False,
+                "open_world_hint": True,
             },
             "record_update": {
                 "read_only_hint": False,
-                "destructive_hint": False,
+                "destructive_hint": True,
                 "idempotent_hint": False,
                 "open_world_hint": False,
             },
@@ -81,67 +81,31 @@ async def test_every_tool_schema_lists_its_parameters_but_not_the_context(connec
     inputs = {t.name: (list(t.input_schema["properties"]), t.input_schema.get("required", [])) for t in listed}
     assert inputs == snapshot(
         {
-            "gather_context": (["issue", "customer", "since_days", "limit", "cursors"], ["issue"]),
+            "gather_context": (["issue", "customer", "since_days", "limit", "cursors", "escalation_id"], ["issue"]),
             "assess_impact": (
                 [
-                    "customer",
-                    "customers_affected",
-                    "trend",
+                    "escalation_id",
+                    "customers",
+                    "segment",
+                    "flags",
                     "depth",
+                    "trend",
                     "started_at",
+                    "customers_affected",
                     "arr_at_risk",
-                    "pending_deals",
-                    "high_value_customers",
-                    "reference_customer",
+                    "pending_deals_usd",
                     "public_exposure",
-                    "sla_status",
                     "contractual_obligation",
-                    "production_down",
-                    "data_loss",
-                    "security_breach",
-                    "workaround",
                 ],
                 [],
             ),
-            "pick_tier": (["signals", "customers_reporting", "current_tier", "customer"], ["signals"]),
+            "pick_tier": (
+                ["signals", "escalation_id", "flags", "customers_reporting", "current_tier", "customers"],
+                [],
+            ),
             "draft_brief": (
-                [
-                    "summary",
-                    "targets",
-                    "severity",
-                    "language",
-                    "escalation_id",
-                    "customer",
-                    "reported_by",
-                    "customers_affected",
-                    "workflow_impact",
-                    "revenue_at_risk",
-                    "time_in_queue",
-                    "sla_status",
-                    "description",
-                    "tried",
-                    "repro_steps",
-                    "expected",
-                    "actual",
-                    "environment",
-                    "frequency",
-                    "ruled_out",
-                    "evidence",
-                    "use_case",
-                    "request_frequency",
-                    "competitive_pressure",
-                    "observed",
-                    "potentially_affected",
-                    "containment",
-                    "urgency",
-                    "last_customer_update",
-                    "customer_expectation",
-                    "escalation_risk",
-                    "needed",
-                    "deadline",
-                    "links",
-                ],
-                ["summary", "targets", "severity"],
+                ["escalation_id", "fields", "summary", "targets", "severity", "language", "customer"],
+                [],
             ),
             "schedule_followup": (
                 ["escalation_id", "severity", "timezone", "country", "start", "count", "customer_update_hours"],
@@ -170,8 +134,21 @@ async def test_every_tool_has_an_output_schema_and_a_short_first_description_lin
                 "messages",
                 "issues",
                 "articles",
+                "escalation_id",
+                "case",
             ],
-            "assess_impact": ["severity", "rule", "reasons", "respond", "dimensions", "summary", "missing"],
+            "assess_impact": [
+                "severity",
+                "rule",
+                "reasons",
+                "respond",
+                "dimensions",
+                "summary",
+                "missing",
+                "escalation_id",
+                "customers",
+                "notes",
+            ],
             "pick_tier": [
                 "escalate",
                 "decision",
@@ -180,9 +157,10 @@ async def test_every_tool_has_an_output_schema_and_a_short_first_description_lin
                 "criteria",
                 "handle_in_support",
                 "notes",
+                "escalation_id",
             ],
-            "draft_brief": ["escalation_id", "status", "missing", "markdown"],
-            "schedule_followup": ["escalation_id", "severity", "timezone", "country", "followups"],
+            "draft_brief": ["escalation_id", "status", "missing", "from_case", "notes", "markdown"],
+            "schedule_followup": ["escalation_id", "severity", "team_timezone", "customer_zones", "followups"],
             "record_update": ["escalation_id", "status", "severity", "cancelled_followups"],
         }
     )
@@ -209,6 +187,7 @@ async def test_gather_context_asks_all_five_sources_and_finds_the_customer_and_t
     assert (report["account"]["name"], report["account"]["arr"]) == ("Acme Corp", 240000.0)
     assert report["findings"] == snapshot(
         {
+            "matching_tickets": ["4812", "4818"],
             "distinct_customers": ["Acme Corp"],
             "customer_tickets": ["4812", "4818"],
             "regressions": [],
@@ -258,13 +237,17 @@ async def test_gather_context_refuses_a_limit_out_of_range(connect: Connect) -> 
 
 async def test_assess_impact_fills_revenue_and_reference_from_the_crm(connect: Connect) -> None:
     async with connect() as surface:
-        assessment = await surface.call("assess_impact", {"customer": "Acme Corp", "production_down": True})
+        assessment = await surface.call(
+            "assess_impact", {"customers": ["Acme Corp"], "flags": {"production_down": True}}
+        )
 
     assert (assessment["severity"], assessment["rule"]) == ("critical", "production_down")
-    assert assessment["summary"] == snapshot("$240,000 ARR at risk plus $90,000 in pending deals; reference customer")
+    assert assessment["summary"] == snapshot(
+        "1 customer affected; $240,000 ARR at risk plus $90,000 in pending deals; reference customer"
+    )
     assert assessment["dimensions"] == snapshot(
         [
-            {"dimension": "breadth", "rating": "unknown", "reason": "number of customers affected unknown"},
+            {"dimension": "breadth", "rating": "minor", "reason": "1 customer affected"},
             {"dimension": "depth", "rating": "unknown", "reason": "blocked or inconvenienced unknown"},
             {"dimension": "duration", "rating": "unknown", "reason": "start time unknown"},
             {
@@ -302,9 +285,9 @@ async def test_assess_impact_refuses_a_start_without_utc_offset(connect: Connect
 # pick_tier
 
 
-async def test_pick_tier_sends_a_security_signal_straight_to_security_even_from_l1(connect: Connect) -> None:
+async def test_pick_tier_sends_a_security_concern_straight_to_security_even_from_l1(connect: Connect) -> None:
     async with connect() as surface:
-        decision = await surface.call("pick_tier", {"signals": ["data_exposure"], "current_tier": "l1"})
+        decision = await surface.call("pick_tier", {"flags": {"security": "concern"}, "current_tier": "l1"})
 
     assert (decision["escalate"], decision["bypasses_tiers"]) == (True, True)
     assert [t["target"] for t in decision["targets"]] == ["security"]
@@ -315,7 +298,8 @@ async def test_pick_tier_sends_churn_and_a_feature_gap_of_a_high_value_customer_
 ) -> None:
     async with connect() as surface:
         decision = await surface.call(
-            "pick_tier", {"signals": ["churn_threat", "feature_gap"], "customer": "Umbrella Health"}
+            "pick_tier",
+            {"signals": ["feature_gap"], "flags": {"churn_threat": True}, "customers": ["Umbrella Health"]},
         )
 
     assert decision == snapshot(
@@ -327,18 +311,12 @@ async def test_pick_tier_sends_churn_and_a_feature_gap_of_a_high_value_customer_
                 {
                     "target": "product",
                     "why": "a missing feature is causing customer pain",
-                    "brief_needs": ["customer use case", "business impact", "how often it is asked for"],
+                    "brief_needs": ["use_case", "workflow_impact", "request_frequency"],
                 },
                 {
                     "target": "leadership",
                     "why": "the customer threatens to churn",
-                    "brief_needs": [
-                        "business context",
-                        "revenue at risk",
-                        "what was tried",
-                        "decision or action needed",
-                        "deadline",
-                    ],
+                    "brief_needs": ["description", "revenue_at_risk", "tried", "needed", "deadline"],
                 },
             ],
             "criteria": [
@@ -352,6 +330,7 @@ async def test_pick_tier_sends_churn_and_a_feature_gap_of_a_high_value_customer_
             ],
             "handle_in_support": [],
             "notes": [],
+            "escalation_id": None,
         }
     )
 
@@ -377,17 +356,18 @@ async def test_draft_brief_with_everything_engineering_needs_is_ready(connect: C
 
 
 async def test_draft_brief_lacking_fields_is_stored_as_a_draft_listing_them(connect: Connect) -> None:
-    incomplete = {k: v for k, v in ENGINEERING_BRIEF.items() if k not in ("repro_steps", "deadline")}
+    fields = {k: v for k, v in ENGINEERING_FIELDS.items() if k not in ("repro_steps", "deadline")}
+    incomplete = {**ENGINEERING_BRIEF, "fields": fields}
 
     async with connect() as surface:
         brief = await surface.call("draft_brief", incomplete)
         stored = await surface.escalation(brief["escalation_id"])
 
-    assert (brief["status"], brief["missing"]) == snapshot(
-        ("draft", ["deadline (deadline)", "repro_steps (reproduction steps)"])
-    )
+    assert (brief["status"], brief["missing"]) == ("draft", ["deadline", "repro_steps"])
     assert (stored["status"], stored["missing"]) == (brief["status"], brief["missing"])
-    assert brief["markdown"].startswith("> **DRAFT: not ready to send.** Missing: deadline (deadline), ")
+    assert brief["markdown"].startswith(
+        "> **DRAFT: not ready to send.** Missing: deadline (deadline) and repro_steps (reproduction steps)."
+    )
 
 
 async def test_draft_brief_renders_korean_and_japanese_headings(connect: Connect) -> None:
@@ -401,27 +381,27 @@ async def test_draft_brief_renders_korean_and_japanese_headings(connect: Connect
     assert headings(korean["markdown"]) == snapshot(
         [
             "## 에스컬레이션: Intermittent HTTP 500 on POST /v2/orders",
-            "### 영향도",
-            "### 이슈 설명",
-            "### 시도된 조치",
-            "### 재현 단계",
-            "### 증거",
-            "### 고객 커뮤니케이션",
-            "### 필요 사항",
-            "### 참고 자료",
+            "### 영향 범위",
+            "### 이슈 내용",
+            "### 지금까지 조치한 내용",
+            "### 재현 절차",
+            "### 로그 및 오류 메시지",
+            "### 고객 소통 현황",
+            "### 요청 사항",
+            "### 관련 링크",
         ]
     )
     assert headings(japanese["markdown"]) == snapshot(
         [
             "## エスカレーション: Intermittent HTTP 500 on POST /v2/orders",
-            "### インパクト",
-            "### 問題の説明",
-            "### これまでに試みた対応",
+            "### 影響",
+            "### 事象",
+            "### これまでの対応",
             "### 再現手順",
-            "### エビデンス",
-            "### 顧客とのコミュニケーション",
-            "### 必要な対応",
-            "### 補足情報",
+            "### ログ・エラーメッセージ",
+            "### 顧客対応状況",
+            "### 依頼事項",
+            "### 関連リンク",
         ]
     )
 
@@ -452,9 +432,11 @@ async def test_revising_a_brief_keeps_its_id_and_records_the_severity_change(con
     assert stored["severity"] == "critical"
     assert [(e["kind"], e["detail"]) for e in stored["timeline"]] == snapshot(
         [
-            ("created", "brief ready for engineering (high)"),
+            ("brief_drafted", "brief ready for engineering (high)"),
             ("brief_drafted", "brief ready for engineering (critical)"),
-            ("severity_changed", "high -> critical"),
+            ("fact_overridden", "brief needed given by the caller"),
+            ("fact_overridden", "brief deadline given by the caller"),
+            ("severity_changed", "high -> critical: brief"),
         ]
     )
     assert surface.escalation_rows() == 1
@@ -465,8 +447,8 @@ async def test_draft_brief_refuses_to_revise_an_unknown_escalation(connect: Conn
         message = await surface.fail("draft_brief", {**ENGINEERING_BRIEF, "escalation_id": "0" * 32})
 
     assert message == snapshot(
-        "Error executing tool draft_brief: no escalation with id '00000000000000000000000000000000'; "
-        "use the escalation_id draft_brief returned"
+        "Error executing tool draft_brief: no escalation with id 00000000000000000000000000000000; "
+        "use the escalation_id gather_context returned"
     )
     assert surface.escalation_rows() == 0
 
@@ -482,7 +464,8 @@ async def test_medium_customer_followups_skip_thanksgiving_in_the_customers_zone
         schedule = await surface.call("schedule_followup", {"escalation_id": escalation_id, "start": THANKSGIVING_EVE})
 
     customer = [(f["due_at"], f["latest_at"]) for f in schedule["followups"] if f["kind"] == "customer"]
-    assert (schedule["severity"], schedule["timezone"], schedule["country"]) == ("medium", "America/New_York", "US")
+    assert schedule["severity"] == "medium"
+    assert schedule["customer_zones"] == [{"timezone": "America/New_York", "country": "US", "customers": ["Acme Corp"]}]
     assert customer[0] == ("2026-11-27T15:00:00-05:00", "2026-11-30T15:00:00-05:00")
 
 
@@ -494,9 +477,9 @@ async def test_critical_internal_followups_come_every_two_hours(connect: Connect
     internal = [(f["due_at"], f["cadence"]) for f in schedule["followups"] if f["kind"] == "internal"]
     assert internal == snapshot(
         [
-            ("2026-11-25T17:00:00-05:00", "every 2 h"),
-            ("2026-11-25T19:00:00-05:00", "every 2 h"),
-            ("2026-11-25T21:00:00-05:00", "every 2 h"),
+            ("2026-11-25T22:00:00Z", "every 2 h"),
+            ("2026-11-26T00:00:00Z", "every 2 h"),
+            ("2026-11-26T02:00:00Z", "every 2 h"),
         ]
     )
 
@@ -561,7 +544,7 @@ async def test_record_update_refuses_an_unknown_escalation(connect: Connect) -> 
         message = await surface.fail("record_update", {"escalation_id": "nope", "kind": "update", "note": "anything"})
 
     assert message == snapshot(
-        "Error executing tool record_update: no escalation with id 'nope'; use the escalation_id draft_brief returned"
+        "Error executing tool record_update: escalation_id must be the 32-character id a previous tool returned"
     )
 
 
@@ -579,3 +562,21 @@ async def test_a_resolved_escalation_gets_no_new_followups(connect: Connect) -> 
         == f"Error executing tool schedule_followup: escalation {escalation_id} is resolved: its follow-ups have ended"
     )
     assert stored["followups"] == []
+
+
+async def test_internal_followups_run_in_the_team_time_zone_and_customer_ones_in_each_customers(
+    connect: Connect,
+) -> None:
+    async with connect() as surface:
+        gathered = await surface.call("gather_context", {"issue": "Data export is missing rows"})
+        case_id = gathered["escalation_id"]
+        await surface.call("assess_impact", {"escalation_id": case_id, "depth": "degraded"})
+        schedule = await surface.call("schedule_followup", {"escalation_id": case_id, "count": 1})
+
+    zones = {z["timezone"]: z["customers"] for z in schedule["customer_zones"]}
+    assert schedule["team_timezone"] == "UTC"
+    assert set(zones) >= {"Europe/Berlin", "America/Chicago", "Australia/Sydney"}
+    customer = {f["customer"]: f["due_at"] for f in schedule["followups"] if f["kind"] == "customer"}
+    assert customer["Globex"].endswith("+01:00")  # Berlin in November
+    assert customer["Wayne Retail"].endswith("+11:00")  # Sydney in summer time
+    assert [f["customer"] for f in schedule["followups"] if f["kind"] == "internal"] == [None]
