@@ -74,8 +74,10 @@ def _dedent(block: str) -> str:
 
 
 def evidence_in(text: str) -> list[str]:
-    """The customer's exact error output in `text`: JSON bodies, stack traces, log lines, each whole."""
-    return [block for code, block in _blocks(text) if code]
+    """The exact error output in `text`: JSON bodies, stack traces, log lines, quoted log excerpts, each whole."""
+    blocks = [block for code, block in _blocks(text) if code]
+    quoted = [span for span in re.findall(r"`([^`\n]{12,})`", text) if not any(span in b for b in blocks)]
+    return blocks + quoted
 
 
 def sentences(text: str) -> list[str]:

@@ -122,7 +122,8 @@ async def _facts(state: AppState, issue: str, report: context.ContextReport) -> 
         accounts = [AffectedAccount(name=n) for n in dict.fromkeys(names)]
     accounts = accounts[:MAX_ACCOUNTS]
     deals = await pending_deals(state, [a.name for a in accounts])
-    evidence = [block for t in primary for block in case.evidence_in(t.body)]
+    texts = [text for t in primary for text in (t.body, *(c.body for c in t.comments))]
+    evidence = [block for text in texts for block in case.evidence_in(text)]
     # With no customer named, a problem only one account reports is that account's.
     sole = accounts[0].name if named is None and len(accounts) == 1 and segment is None else None
     return CaseFacts(
