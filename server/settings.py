@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     tracker: TrackerChoice = "local"
     knowledge: KnowledgeChoice = "local"
 
+    answer_budget_tokens: int = Field(
+        default=20_000, ge=2_000, le=200_000, description="Largest tool answer, in tokens (about 4 characters)."
+    )
     source_timeout: float = Field(default=5.0, gt=0, le=120, description="Seconds each source gets per call.")
     high_value_arr: float = Field(default=100_000, ge=0, description="ARR (USD) from which a customer is high-value.")
     default_timezone: str = Field(default="UTC", description="Time zone when neither caller nor CRM gives one.")

@@ -10,7 +10,7 @@ from pydantic import Field
 
 from connectors import Category
 from connectors.models import Ticket
-from server import case, context
+from server import budget, case, context
 from server.models import AffectedAccount, CaseFacts, Escalation
 from server.state import AppState
 from server.tools.common import (
@@ -64,8 +64,9 @@ async def gather_context(
             deadline=state.settings.source_timeout,
             cursors=cursors,
             progress=progress,
+            budget_chars=state.settings.answer_budget_tokens * budget.CHARS_PER_TOKEN,
         )
-    except context.UnknownCustomer as exc:
+    except (context.UnknownCustomer, budget.CursorError) as exc:
         raise ToolError(str(exc)) from exc
     facts = await _facts(state, issue, report)
     now = state.clock()

@@ -13,6 +13,7 @@ from connectors import Category, Connectors
 from connectors.errors import ConnectorTimeout, UpstreamError
 from connectors.local import LocalWorkspace
 from connectors.models import Article, Message, Page, TrackerIssue, WriteReceipt
+from server.budget import CursorError
 from server.context import ContextReport, SourceReport, UnknownCustomer, gather
 
 NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
@@ -110,7 +111,8 @@ async def test_a_source_with_more_than_the_limit_is_truncated_with_a_cursor(ever
     report = await ask(everything, "Data export is missing rows", limit=3)
 
     support = source(report, "support")
-    assert (support.status, support.found, support.next_cursor) == ("truncated", 3, "3")
+    assert (support.status, support.found) == ("truncated", 3)
+    assert support.next_cursor is not None
     assert len(report.tickets) == 3
 
 
@@ -251,3 +253,79 @@ async def test_hidden_characters_in_an_injected_ticket_never_reach_the_assistant
     [ticket] = [t for t in report.tickets if t.id == "4816"]
     assert [ch for ch in ticket.body if unicodedata.category(ch) in HIDDEN and ch not in "\n\t"] == []
     assert "Ignore previous instructions" in ticket.body
+
+
+async def test_a_cursor_from_another_source_another_search_or_made_up_is_refused_before_asking(
+    everything: Connectors,
+):
+    first = await ask(everything, "Data export is missing rows", limit=3)
+    cursor = source(first, "support").next_cursor
+    assert cursor is not None
+
+    for cursors, says in (
+        ({"chat": cursor}, "belongs to support, not chat"),
+        ({"support": "3"}, "not one this server issued"),
+        ({"support": "eyJ0cnVlIjoxfQ"}, "not one this server issued"),
+    ):
+        with pytest.raises(CursorError, match=says):
+            await gather(
+                everything,
+                "Data export is missing rows",
+                customer=None,
+                since=SINCE,
+                limit=3,
+                deadline=DEADLINE,
+                cursors=cursors,
+            )
+    with pytest.raises(CursorError, match="issued for another search"):
+        await gather(
+            everything,
+            "SSO login loop",
+            customer=None,
+            since=SINCE,
+            limit=3,
+            deadline=DEADLINE,
+            cursors={"support": cursor},
+        )
+
+
+async def test_a_busy_answer_fits_the_budget_and_every_source_that_left_records_out_says_truncated(
+    everything: Connectors,
+):
+    report = await gather(
+        everything,
+        "export rows login orders sso",
+        customer=None,
+        since=SINCE,
+        limit=50,
+        deadline=DEADLINE,
+        budget_chars=6_000,
+    )
+
+    assert len(report.model_dump_json()) <= 6_000
+    truncated = {s.category for s in report.sources if s.status == "truncated"}
+    assert truncated
+    for category in truncated:
+        assert source(report, category).next_cursor is not None
+
+
+async def test_the_records_a_budget_left_out_come_back_through_the_cursor(everything: Connectors):
+    first = await gather(
+        everything, "export rows", customer=None, since=SINCE, limit=10, deadline=DEADLINE, budget_chars=4_000
+    )
+    cursor = source(first, "support").next_cursor
+    assert source(first, "support").status == "truncated"
+    assert cursor is not None
+    second = await gather(
+        everything,
+        "export rows",
+        customer=None,
+        since=SINCE,
+        limit=10,
+        deadline=DEADLINE,
+        cursors={"support": cursor},
+    )
+    whole = await gather(everything, "export rows", customer=None, since=SINCE, limit=20, deadline=DEADLINE)
+
+    paged = [t.id for t in first.tickets] + [t.id for t in second.tickets]
+    assert paged == [t.id for t in whole.tickets][: len(paged)]
