@@ -1,0 +1,118 @@
+"""No secret at any log level and no customer data at INFO, even with the embedding process logging at DEBUG."""
+
+from __future__ import annotations
+
+import logging
+
+import httpx
+import pytest
+
+from connectors.http.logs import GUARDED_LOGGERS, HttpLogGuard
+from connectors.http.upstream import Upstream
+from tests.connectors.fakes.base import FAST, json_response
+from tests.connectors.loopback import WithHeaders, serve
+
+SECRET = "tok-l0g-s3cr3t-9f8e7d6c5b4a"
+CUSTOMER = "Globex Holdings"
+
+
+def echoing(request: httpx.Request) -> httpx.Response:
+    """A vendor that echoes the caller's token back in a response header (some proxies and sandboxes do)."""
+    token = request.headers["authorization"].removeprefix("Bearer ")
+    return json_response(200, {"ok": True}, {"x-echo-token": token, "x-echo-auth": f"Bearer {token}"})
+
+
+def upstream(base_url: str, transport: httpx.AsyncBaseTransport | None = None) -> Upstream:
+    return Upstream(
+        "acme",
+        base_url,
+        headers={"authorization": f"Bearer {SECRET}"},
+        secrets=[SECRET],
+        policy=FAST,
+        transport=transport,
+    )
+
+
+def everything(caplog: pytest.LogCaptureFixture) -> str:
+    return "\n".join(f"{r.levelname} {r.name} {r.getMessage()}" for r in caplog.records)
+
+
+async def test_a_token_echoed_in_a_response_header_never_reaches_the_log(caplog: pytest.LogCaptureFixture):
+    caplog.set_level(logging.DEBUG)
+    api = upstream("https://api.acme.example", httpx.MockTransport(echoing))
+    try:
+        await api.get("/search", params={"query": CUSTOMER})
+    finally:
+        await api.aclose()
+
+    assert caplog.records  # httpx did log the request
+    assert SECRET not in everything(caplog)
+
+
+async def test_search_terms_are_not_logged_at_info_and_the_request_line_moves_to_debug(
+    caplog: pytest.LogCaptureFixture,
+):
+    caplog.set_level(logging.DEBUG)
+    api = upstream("https://api.acme.example", httpx.MockTransport(echoing))
+    try:
+        await api.get("/search", params={"query": CUSTOMER})
+    finally:
+        await api.aclose()
+
+    at_info = [r for r in caplog.records if r.levelno >= logging.INFO]
+    assert not [r for r in at_info if "Globex" in r.getMessage()]
+    request_lines = [r for r in caplog.records if r.name == "httpx" and "HTTP Request" in r.getMessage()]
+    assert request_lines
+    assert all(r.levelno == logging.DEBUG for r in request_lines)
+    assert all("Globex" not in r.getMessage() and "/search?[query removed]" in r.getMessage() for r in request_lines)
+
+
+async def test_httpx_request_lines_are_dropped_when_the_host_process_logs_at_info(caplog: pytest.LogCaptureFixture):
+    caplog.set_level(logging.INFO)  # as `logging.basicConfig(level=INFO)` in an embedding process
+    api = upstream("https://api.acme.example", httpx.MockTransport(echoing))
+    try:
+        await api.get("/search", params={"query": CUSTOMER})
+    finally:
+        await api.aclose()
+
+    assert not [r for r in caplog.records if r.name == "httpx"]
+
+
+async def test_response_headers_httpcore_logs_over_a_real_socket_carry_no_token(caplog: pytest.LogCaptureFixture):
+    caplog.set_level(logging.DEBUG)
+    async with serve(WithHeaders({"x-echo-token": SECRET, "set-cookie": f"session={SECRET}"})) as up:
+        api = upstream(up.url)
+        try:
+            await api.get("/search", params={"query": CUSTOMER})
+        finally:
+            await api.aclose()
+
+    header_lines = [r for r in caplog.records if r.name.startswith("httpcore") and "x-echo-token" in r.getMessage()]
+    assert header_lines  # httpcore did print the response headers
+    assert SECRET not in everything(caplog)
+    assert "Globex" not in "\n".join(r.getMessage() for r in caplog.records if r.levelno >= logging.INFO)
+
+
+def test_credential_headers_are_redacted_even_when_the_secret_is_not_known():
+    guard = HttpLogGuard()
+
+    cleaned = guard.clean(
+        "send_request_headers.started request=[(b'Host', b'x'), (b'Authorization', b'Bearer abc123'), "
+        "(b'X-Api-Key', b'k-999')] Authorization: Basic dXNlcjpwYXNz"
+    )
+
+    assert "abc123" not in cleaned
+    assert "k-999" not in cleaned
+    assert "dXNlcjpwYXNz" not in cleaned
+    assert "(b'Host', b'x')" in cleaned
+
+
+async def test_each_http_logger_gets_one_guard_however_many_upstreams_are_built():
+    apis = [upstream(f"https://api{i}.acme.example") for i in range(3)]
+    try:
+        for name in GUARDED_LOGGERS:
+            guards = [f for f in logging.getLogger(name).filters if isinstance(f, HttpLogGuard)]
+            assert len(guards) == 1
+    finally:
+        for api in apis:
+            await api.aclose()
