@@ -2,9 +2,13 @@
 
 Endpoints (https://api.hubapi.com, CRM API v3/v4):
 - `POST /crm/v3/objects/companies/search`: companies whose name holds the query's words (the last one
-  as a prefix) or whose domain is the query, paged with `after`;
+  as a prefix) or whose domain is the query, paged with `after`; and the companies on one plan (an `EQ`
+  filter on the plan property, which search compares without regard to case), paged with `after`, which
+  is also the cursor handed back;
 - `GET /crm/v4/objects/companies/{id}/associations/deals`: the company's deal ids, paged with `after`;
-- `POST /crm/v3/objects/deals/batch/read`: those deals, 100 per call;
+- `POST /crm/v3/objects/deals/batch/read`: those deals, 100 per call; a deal renews revenue already
+  counted when its `dealtype` is `existingbusiness` (the default option "Existing Business") or an option
+  a portal added whose value names a renewal;
 - `GET /crm/v3/pipelines/deals`: stage labels, and which stages count as closed (`metadata.isClosed`);
 - `GET /crm/v3/owners/{ownerId}`: the account owner's name (needs `crm.objects.owners.read`; without it
   the owner is left out);
@@ -31,10 +35,10 @@ import httpx
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
-from connectors.errors import AuthError, NotFoundError
+from connectors.errors import AuthError, ConnectorError, InvalidCursorError, NotFoundError
 from connectors.health import Health, probe
 from connectors.http.upstream import Json, Policy, Upstream, paginate, parse
-from connectors.models import Account, Deal
+from connectors.models import Account, Deal, Page
 from connectors.products import VendorSettings
 from connectors.vendors.crm_values import Places, amount_of, date_of, host_of, truthy
 
@@ -49,7 +53,8 @@ SEARCH_FILTERS = 6  # filters per filter group
 ASSOCIATION_PAGE = 500
 ASSOCIATION_PAGES = 20  # 10,000 deals on one company is far past anything an escalation needs
 BATCH_READ = 100  # inputs per batch read
-DEAL_PROPERTIES = ("dealname", "amount", "dealstage", "closedate", "pipeline", "hs_is_closed")
+DEAL_PROPERTIES = ("dealname", "amount", "dealstage", "closedate", "pipeline", "hs_is_closed", "dealtype")
+RENEWAL_DEAL_TYPES = frozenset({"existingbusiness"})  # the default `dealtype` options: newbusiness, existingbusiness
 CLOSED_STAGES = frozenset({"closedwon", "closedlost"})  # the default pipeline's closed stages
 
 
@@ -61,7 +66,9 @@ class HubSpotSettings(VendorSettings):
     arr_property: str | None = Field(
         default="arr", description="Company property holding ARR in USD (custom; `annualrevenue` is not ARR)."
     )
-    plan_property: str | None = Field(default="plan", description="Company property holding the plan (custom).")
+    plan_property: str | None = Field(
+        default="plan", description="Company property holding the plan (custom); segments are read from it."
+    )
     renewal_property: str | None = Field(
         default="renewal_date", description="Company date property holding the renewal date (custom)."
     )
@@ -225,6 +232,35 @@ class HubSpot:
         owners = await self._owner_names({self._value(c, self._settings.owner_property) for c in found.items})
         return [self._account(company, owners) for company in found.items]
 
+    async def accounts_on_plan(self, plan: str, *, limit: int = 100, cursor: str | None = None) -> Page[Account]:
+        """Companies whose plan property equals `plan` (any case), oldest record first, paged with HubSpot's `after`."""
+        if cursor is not None and not cursor.isdigit():  # search's `after` is a record offset
+            raise InvalidCursorError(self.name)
+        prop = self._settings.plan_property
+        if prop is None:
+            raise ConnectorError(
+                self.name,
+                f"cannot list a segment: no plan property is read; set {HubSpotSettings.variable('plan_property')} "
+                "to the company property holding the plan",
+            )
+        if limit <= 0 or not plan.strip():
+            return Page[Account](items=[])
+        # The value goes in a JSON body, not a query language: nothing to escape.
+        body: dict[str, Any] = {
+            "filterGroups": [{"filters": [{"propertyName": prop, "operator": "EQ", "value": plan.strip()}]}],
+            "properties": self._company_properties(),
+            "sorts": [{"propertyName": "hs_object_id", "direction": "ASCENDING"}],  # stable across pages
+        }
+
+        async def fetch(after: str | None, size: int) -> tuple[list[_Object], str | None]:
+            page_body = {**body, "limit": size, **({"after": after} if after is not None else {})}
+            page = parse(self.name, _Search, await self._api.post(SEARCH_PATH, json=page_body, idempotent=True))
+            return page.results, _next_after(page.paging)
+
+        found = await paginate(fetch, limit=limit, cursor=cursor, page_size=SEARCH_PAGE)
+        owners = await self._owner_names({self._value(c, self._settings.owner_property) for c in found.items})
+        return Page[Account](items=[self._account(c, owners) for c in found.items], next_cursor=found.next_cursor)
+
     def _company_properties(self) -> list[str]:
         s = self._settings
         wanted = (
@@ -341,6 +377,7 @@ class HubSpot:
             amount=amount_of(self._value(deal, "amount")),
             stage=stage.label if stage is not None else stage_id or "unknown",
             close_date=date_of(self._value(deal, "closedate")),
+            renewal=is_renewal(self._value(deal, "dealtype")),
         )
 
 
@@ -363,6 +400,13 @@ def filter_groups(query: str) -> list[dict[str, Any]]:
     if domain:
         groups.append({"filters": [{"propertyName": "domain", "operator": "EQ", "value": domain}]})
     return groups
+
+
+def is_renewal(deal_type: str | None) -> bool:
+    """Whether a `dealtype` value means the deal renews revenue already counted: the default "Existing
+    Business" option, or a portal's own option whose internal value names a renewal."""
+    value = (deal_type or "").strip().lower()
+    return value in RENEWAL_DEAL_TYPES or "renewal" in value
 
 
 def describe_error(body: Json) -> str | None:
