@@ -193,6 +193,7 @@ class HubSpot:
             headers={"authorization": f"Bearer {token}"},
             secrets=[token],
             credentials_hint="ESCALATION_HUBSPOT_TOKEN and its scopes (CONNECTORS.md)",
+            address_hint="ESCALATION_HUBSPOT_BASE_URL",
             policy=policy or POLICY,
             transport=transport,
             describe=describe_error,
@@ -234,7 +235,8 @@ class HubSpot:
 
     async def accounts_on_plan(self, plan: str, *, limit: int = 100, cursor: str | None = None) -> Page[Account]:
         """Companies whose plan property equals `plan` (any case), oldest record first, paged with HubSpot's `after`."""
-        if cursor is not None and not cursor.isdigit():  # search's `after` is a record offset
+        # Search's `after` is a result offset, and search stops at 10,000 results.
+        if cursor is not None and not re.fullmatch(r"\d{1,5}", cursor):
             raise InvalidCursorError(self.name)
         prop = self._settings.plan_property
         if prop is None:
@@ -309,7 +311,7 @@ class HubSpot:
             if not self._owners_readable:
                 break
             try:
-                owner = parse(self.name, _Owner, await self._api.get(f"/crm/v3/owners/{owner_id}"))
+                owner = parse(self.name, _Owner, await self._api.get(f"/crm/v3/owners/{owner_id}", lookup=True))
             except NotFoundError:
                 self._owners[owner_id] = None
                 continue
@@ -345,7 +347,7 @@ class HubSpot:
         for _ in range(ASSOCIATION_PAGES):
             params: dict[str, Any] = {"limit": ASSOCIATION_PAGE, **({"after": after} if after else {})}
             path = f"/crm/v4/objects/companies/{account_id}/associations/deals"
-            page = parse(self.name, _Associations, await self._api.get(path, params=params))
+            page = parse(self.name, _Associations, await self._api.get(path, params=params, lookup=True))
             ids.extend(str(a.toObjectId) for a in page.results)
             after = _next_after(page.paging)
             if after is None or not page.results:

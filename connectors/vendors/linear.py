@@ -33,13 +33,13 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import SettingsConfigDict
 
-from connectors.errors import AuthError, NotFoundError, RateLimitedError, UpstreamError
+from connectors.errors import AuthError, InvalidCursorError, NotFoundError, RateLimitedError, UpstreamError
 from connectors.health import Health, probe
 from connectors.http.idempotency import Receipts
 from connectors.http.upstream import Json, Policy, Upstream, paginate, parse
 from connectors.models import Page, TrackerIssue, WriteReceipt
 from connectors.products import VendorSettings
-from connectors.vendors.query import keywords
+from connectors.vendors.query import checked_cursor, keywords
 
 log = logging.getLogger(__name__)
 
@@ -266,6 +266,7 @@ class Linear:
             headers={"authorization": scheme, "content-type": "application/json"},
             secrets=[token],
             credentials_hint="ESCALATION_LINEAR_TOKEN and its scopes (CONNECTORS.md)",
+            address_hint="ESCALATION_LINEAR_BASE_URL",
             policy=policy or LINEAR_POLICY,
             transport=transport,
             describe=_describe,
@@ -293,8 +294,16 @@ class Linear:
             else None
         )
 
+        checked_cursor(self.name, cursor)
+
         async def fetch(after: str | None, size: int) -> tuple[list[TrackerIssue], str | None]:
-            data = await self._graphql(_SEARCH, {"filter": where, "first": size, "after": after}, idempotent=True)
+            try:
+                data = await self._graphql(_SEARCH, {"filter": where, "first": size, "after": after}, idempotent=True)
+            except UpstreamError as exc:
+                # Linear refuses a cursor it did not issue with a GraphQL error ("Invalid cursor").
+                if after is not None and after == cursor and _refused_operation(exc):
+                    raise InvalidCursorError(self.name) from None
+                raise
             found = parse(self.name, _IssuesData, data).issues
             more = found.pageInfo.endCursor if found.pageInfo.hasNextPage else None
             return [_issue(i) for i in found.nodes], more

@@ -245,6 +245,7 @@ class Salesforce:
             auth=auth,
             secrets=secrets,
             credentials_hint=hint,
+            address_hint="ESCALATION_SALESFORCE_INSTANCE_URL and ESCALATION_SALESFORCE_API_VERSION",
             policy=policy or POLICY,
             transport=transport,
             describe=describe_error,

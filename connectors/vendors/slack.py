@@ -317,6 +317,7 @@ class Slack:
             headers={"authorization": f"Bearer {token}"},
             secrets=[token, bot or ""],
             credentials_hint="ESCALATION_SLACK_TOKEN and its scopes (CONNECTORS.md)",
+            address_hint="ESCALATION_SLACK_BASE_URL",
             policy=policy or POLICY,
             transport=transport,
             describe=_describe,

@@ -28,7 +28,7 @@ from connectors.errors import (
     UpstreamError,
 )
 from connectors.http.breaker import CircuitOpen
-from connectors.http.upstream import Headroom, Json, Upstream, headroom_of, paginate, retry_after_of
+from connectors.http.upstream import Headroom, Json, Upstream, headroom_of, paginate, retry_after_of, shape
 from tests.connectors.fakes.base import FAST
 from tests.connectors.loopback import (
     Fails,
@@ -690,6 +690,28 @@ async def test_a_page_of_html_instead_of_json_is_an_upstream_error_saying_not_js
 
     assert "<html>" not in str(raised.value)  # never the body itself
     assert up.hits["/items"] == FAST.attempts  # a read retries it: a proxy's error page is often passing
+
+
+async def test_unreadable_and_unreachable_upstreams_raise_the_public_error_type_with_plain_words():
+    async with serve(Garbage()) as up, opened(up.url) as api:
+        with pytest.raises(UpstreamError) as garbled:
+            await api.get("/items")
+    async with refused() as url, opened(url) as api:
+        with pytest.raises(UpstreamError) as unreachable:
+            await api.get("/items")
+
+    for raised in (garbled, unreachable):
+        # The server names an error by its type; only the public tree may show (no `_Garbage`, `ConnectError`).
+        assert type(raised.value) is UpstreamError
+        assert raised.value.kind == "vendor failed"
+        assert "Error" not in str(raised.value)
+
+
+def test_a_payload_in_an_unexpected_shape_is_described_without_python_exception_names():
+    with pytest.raises(UpstreamError) as raised, shape("acme"):
+        {"results": []}["paging"]
+
+    assert str(raised.value) == "acme: answered in an unexpected shape (no field 'paging')"
 
 
 async def test_a_page_of_html_after_a_write_is_not_resent():
