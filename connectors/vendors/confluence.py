@@ -174,15 +174,19 @@ class Confluence:
         transport: httpx.AsyncBaseTransport | None = None,
         policy: Policy | None = None,
     ) -> None:
+        site: str | None = None
+        if settings.site:
+            host = settings.site.strip().removeprefix("https://").removeprefix("http://").strip("/")
+            site = f"https://{host if '.' in host else host + '.atlassian.net'}/wiki"
         if settings.base_url:
             base = settings.base_url.rstrip("/")
         else:
-            assert settings.site, "ConfluenceSettings insists on a site or a base URL"
-            host = settings.site.strip().removeprefix("https://").removeprefix("http://").strip("/")
-            base = f"https://{host if '.' in host else host + '.atlassian.net'}/wiki"
+            assert site, "ConfluenceSettings insists on a site or a base URL"
+            base = site
         token = settings.token.get_secret_value()
         basic = base64.b64encode(f"{settings.email}:{token}".encode()).decode()
-        self._base = base
+        # Links are for people: the site's own address when the answer does not name it, never a proxy's.
+        self._base = site or base
         self._spaces = [s.strip() for s in (settings.space or "").split(",") if s.strip()]
         self._api = Upstream(
             source=self.name,

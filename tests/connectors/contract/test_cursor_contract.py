@@ -10,13 +10,13 @@ its `_cursor_offset` raises `InvalidCursorError("local")`.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 
 from connectors.errors import InvalidCursorError
-from tests.connectors.contract.conftest import VENDORS, Subject, open_subject
+from tests.connectors.contract.conftest import Subject
 
 FORGED = ["forged", "!!!", "9" * 40, "1.2.3", "eyJmb3JnZWQiOiB0cnVlfQ", "../../admin"]
 
@@ -29,48 +29,12 @@ CALLS: dict[str, Callable[[Any, str], Awaitable[Any]]] = {
 }
 
 
-async def _opened(name: str) -> AsyncIterator[Subject]:
-    subject = await open_subject(name)
-    yield subject
-    await subject.adapter.aclose()
-
-
 async def refused(subject: Subject, port: str, cursor: str) -> None:
     with pytest.raises(InvalidCursorError) as raised:
         await CALLS[port](subject.adapter, cursor)
 
     assert "start again without a cursor" in str(raised.value)
     assert raised.value.source == subject.name
-
-
-@pytest.fixture(params=VENDORS["support"])
-async def support_vendor(request: pytest.FixtureRequest) -> AsyncIterator[Subject]:
-    async for subject in _opened(request.param):
-        yield subject
-
-
-@pytest.fixture(params=VENDORS["crm"])
-async def crm_vendor(request: pytest.FixtureRequest) -> AsyncIterator[Subject]:
-    async for subject in _opened(request.param):
-        yield subject
-
-
-@pytest.fixture(params=VENDORS["chat"])
-async def chat_vendor(request: pytest.FixtureRequest) -> AsyncIterator[Subject]:
-    async for subject in _opened(request.param):
-        yield subject
-
-
-@pytest.fixture(params=VENDORS["tracker"])
-async def tracker_vendor(request: pytest.FixtureRequest) -> AsyncIterator[Subject]:
-    async for subject in _opened(request.param):
-        yield subject
-
-
-@pytest.fixture(params=VENDORS["knowledge"])
-async def knowledge_vendor(request: pytest.FixtureRequest) -> AsyncIterator[Subject]:
-    async for subject in _opened(request.param):
-        yield subject
 
 
 @pytest.mark.parametrize("cursor", FORGED)
