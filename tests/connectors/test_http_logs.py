@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+from typing import Any, cast
 
 import httpx
 import pytest
 
 from connectors.http.logs import GUARDED_LOGGERS, HttpLogGuard
-from connectors.http.upstream import Upstream
+from connectors.http.upstream import Json, Upstream
 from tests.connectors.fakes.base import FAST, json_response
 from tests.connectors.loopback import WithHeaders, serve
 
@@ -20,6 +21,11 @@ def echoing(request: httpx.Request) -> httpx.Response:
     """A vendor that echoes the caller's token back in a response header (some proxies and sandboxes do)."""
     token = request.headers["authorization"].removeprefix("Bearer ")
     return json_response(200, {"ok": True}, {"x-echo-token": token, "x-echo-auth": f"Bearer {token}"})
+
+
+def said(body: Json) -> str | None:
+    """The vendor's error text, as an adapter's `describe` reads it."""
+    return str(cast(dict[str, Any], body).get("error")) if isinstance(body, dict) else None
 
 
 def upstream(base_url: str, transport: httpx.AsyncBaseTransport | None = None) -> Upstream:
@@ -39,13 +45,33 @@ def everything(caplog: pytest.LogCaptureFixture) -> str:
 
 async def test_a_token_echoed_in_a_response_header_never_reaches_the_log(caplog: pytest.LogCaptureFixture):
     caplog.set_level(logging.DEBUG)
-    api = upstream("https://api.acme.example", httpx.MockTransport(echoing))
+    answers = iter(["fail", "ok"])
+
+    def echoing_then_failing_once(request: httpx.Request) -> httpx.Response:
+        """The echoing vendor, whose first answer is a 500 quoting the token in its error text too."""
+        answer = echoing(request)
+        if next(answers) == "fail":
+            token = request.headers["authorization"].removeprefix("Bearer ")
+            return json_response(500, {"error": f"upstream rejected {token}"}, dict(answer.headers))
+        return answer
+
+    api = Upstream(
+        "acme",
+        "https://api.acme.example",
+        headers={"authorization": f"Bearer {SECRET}"},
+        secrets=[SECRET],
+        policy=FAST,
+        transport=httpx.MockTransport(echoing_then_failing_once),
+        describe=said,
+    )
     try:
         await api.get("/search", params={"query": CUSTOMER})
     finally:
         await api.aclose()
 
-    assert caplog.records  # httpx did log the request
+    retried = [r for r in caplog.records if "attempt 1 failed" in r.getMessage()]
+    assert retried  # the retry was logged, with the vendor's error text
+    assert "upstream rejected [redacted]" in retried[0].getMessage()
     assert SECRET not in everything(caplog)
 
 
