@@ -247,9 +247,13 @@ class HubSpot:
             )
         if limit <= 0 or not plan.strip():
             return Page[Account](items=[])
-        # The value goes in a JSON body, not a query language: nothing to escape.
+        # The value goes in a JSON body, not a query language: nothing to escape. Search compares strings
+        # without regard to case, but the reference does not promise it for EQ, so the usual spellings are
+        # ORed as well (one filter group each, within search's limit of five).
+        wanted = plan.strip()
+        spellings = dict.fromkeys((wanted, wanted.lower(), wanted.upper(), wanted.title(), wanted.capitalize()))
         body: dict[str, Any] = {
-            "filterGroups": [{"filters": [{"propertyName": prop, "operator": "EQ", "value": plan.strip()}]}],
+            "filterGroups": [{"filters": [{"propertyName": prop, "operator": "EQ", "value": v}]} for v in spellings],
             "properties": self._company_properties(),
             "sorts": [{"propertyName": "hs_object_id", "direction": "ASCENDING"}],  # stable across pages
         }

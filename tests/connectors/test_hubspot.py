@@ -287,7 +287,10 @@ async def test_a_segment_filters_the_configured_plan_property_with_eq_and_pages_
     assert [a.name for a in first.items + rest.items] == ["Tiered 0", "Tiered 1", "Tiered 2"]
     assert rest.next_cursor is None
     body = body_of(searches(fake)[0])
-    assert body["filterGroups"] == [{"filters": [{"propertyName": "tier", "operator": "EQ", "value": "scale"}]}]
+    assert body["filterGroups"] == [
+        {"filters": [{"propertyName": "tier", "operator": "EQ", "value": spelling}]}
+        for spelling in ("scale", "SCALE", "Scale")
+    ]
     assert body["sorts"] == [{"propertyName": "hs_object_id", "direction": "ASCENDING"}]
     assert body_of(searches(fake)[1])["after"] == first.next_cursor
 
