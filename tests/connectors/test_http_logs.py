@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from connectors.http.logs import GUARDED_LOGGERS, HttpLogGuard
+from connectors.http.oauth import ClientCredentials, OAuth
 from connectors.http.upstream import Json, Upstream
 from tests.connectors.fakes.base import FAST, json_response
 from tests.connectors.loopback import WithHeaders, serve
@@ -142,3 +143,42 @@ async def test_each_http_logger_gets_one_guard_however_many_upstreams_are_built(
     finally:
         for api in apis:
             await api.aclose()
+
+
+async def test_an_access_token_obtained_through_oauth_is_redacted_from_the_http_logs_too():
+    issued = ["at-issued-0001-abcdef", "at-issued-0002-abcdef"]
+
+    def vendor(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/oauth/token":
+            return json_response(200, {"access_token": issued.pop(0), "token_type": "Bearer", "expires_in": 0})
+        return json_response(200, {"ok": True})
+
+    flow = OAuth(
+        "acme",
+        "https://login.acme.example/oauth/token",
+        ClientCredentials("app", "app-secret-9f8e7d"),
+        credentials_hint="ESCALATION_ACME_CLIENT_ID",
+    )
+    api = Upstream(
+        "acme",
+        "https://api.acme.example",
+        auth=flow,
+        secrets=["app-secret-9f8e7d"],
+        policy=FAST,
+        transport=httpx.MockTransport(vendor),
+    )
+    guard = next(f for f in logging.getLogger("httpcore.http11").filters if isinstance(f, HttpLogGuard))
+    try:
+        await api.get("/items")
+        first = flow.token
+        await api.get("/items")  # expires_in 0: renewed on every call
+        second = flow.token
+    finally:
+        await api.aclose()
+
+    assert first == "at-issued-0001-abcdef"
+    assert second == "at-issued-0002-abcdef"
+    assert guard.clean(f"(b'x-echo', b'{second}')") == "(b'x-echo', b'[redacted]')"
+    assert (
+        guard.clean(f"(b'x-echo', b'{first}')") == f"(b'x-echo', b'{first}')"
+    )  # replaced, not piled up: the guard does not grow with every renewal
