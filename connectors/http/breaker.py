@@ -1,6 +1,9 @@
 """A circuit breaker per upstream, so a dead vendor is asked once per cooldown, not on every call.
 
-Closed: calls go through; consecutive failures are counted. At `failures` in a row it
+Closed: calls go through; consecutive failed calls are counted. A call is counted once however
+many attempts its retries made, and the concurrent requests of one operation (a sentence searched
+word by word) share one key, so one failed operation is one failure, not a dozen: otherwise a single
+bad moment would keep a recovered vendor shut out for the whole cooldown. At `failures` in a row it
 opens: calls fail at once, without touching the network, for `cooldown` seconds. Then
 one trial call goes through (half-open): success closes it, failure opens it again.
 
@@ -12,7 +15,8 @@ is twenty lines that must also agree with the per-call deadline and the retry lo
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Hashable
 from typing import Literal
 
 from connectors.errors import UpstreamError
@@ -33,6 +37,7 @@ class CircuitBreaker:
         self._cooldown = cooldown
         self._clock = clock
         self._failures = 0
+        self._counted: deque[Hashable] = deque(maxlen=max(1, failures))  # keys of the latest failed calls
         self._opened_at: float | None = None
         self._trial_running = False
         self._last = ""
@@ -63,13 +68,20 @@ class CircuitBreaker:
 
     def succeeded(self) -> None:
         self._failures = 0
+        self._counted.clear()
         self._opened_at = None
         self._trial_running = False
 
-    def failed(self, what: str = "") -> None:
+    def failed(self, what: str = "", key: Hashable | None = None) -> None:
+        """One more failure, unless the call or operation `key` has failed since the last success already."""
         self._last = what or "unknown"
-        self._failures += 1
+        trial = self._trial_running
         self._trial_running = False
+        if key is not None and key in self._counted and not trial:
+            return
+        if key is not None:
+            self._counted.append(key)
+        self._failures += 1
         if self._opened_at is not None or self._failures >= self._threshold:
             self._opened_at = self._clock()
 

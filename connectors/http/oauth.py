@@ -32,6 +32,7 @@ import httpx
 from pydantic import BaseModel, Field, ValidationError
 
 from connectors.errors import AuthError, UpstreamError
+from connectors.http.logs import forget_secrets, guard_http_logs
 from connectors.http.upstream import json_or_none, redact
 
 LEEWAY = 60.0  # seconds before its stated expiry a token is renewed: requests take time, clocks differ
@@ -165,6 +166,12 @@ class OAuth(httpx.Auth):
             raise UpstreamError(
                 self._source, f"{self._host} answered a token request without an access token (HTTP {status})"
             ) from None
+        # The HTTP libraries' log guard learns the new secrets and forgets the ones they replace.
+        # Only what this flow itself obtained is forgotten: the configured secrets stay guarded for good.
+        configured = {self._given, getattr(self._grant, "refresh_token", None)}
+        retired = [self._token, self._refresh_token if got.refresh_token else None]
+        guard_http_logs([got.access_token, got.refresh_token or ""])
+        forget_secrets([t for t in retired if t and t not in configured])
         if got.refresh_token:
             self._refresh_token = got.refresh_token  # the endpoint rotated it: the old one may stop working
         self._token = got.access_token

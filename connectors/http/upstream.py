@@ -18,11 +18,15 @@ world:
   vendor's documented rate;
 - a circuit breaker per upstream (`connectors.http.breaker`);
 - errors translated into `connectors.errors`, with the vendor's short message at most,
-  scrubbed of every secret, never the whole body.
+  scrubbed of every secret, never the whole body, in plain words (no class names); a 404 on a
+  base resource (the API root, a search) names the setting that builds the address;
+- the HTTP libraries' own log lines guarded (`connectors.http.logs`): no secret at any level, no
+  query string anywhere, no request URL at INFO.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import random
 import re
@@ -51,6 +55,7 @@ from connectors.errors import (
     UpstreamError,
 )
 from connectors.http.breaker import CircuitBreaker, CircuitOpen
+from connectors.http.logs import forget_secrets, guard_http_logs
 from connectors.models import Page
 
 log = logging.getLogger(__name__)
@@ -155,8 +160,12 @@ def shape(source: str) -> Generator[None]:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "body"
         raise UpstreamError(source, f"answered in an unexpected shape ({where}: {first['msg']})") from None
-    except (KeyError, IndexError, TypeError) as exc:
-        raise UpstreamError(source, f"answered in an unexpected shape ({type(exc).__name__}: {exc})") from None
+    except KeyError as exc:
+        raise UpstreamError(source, f"answered in an unexpected shape (no field {exc})") from None
+    except IndexError:
+        raise UpstreamError(source, "answered in an unexpected shape (a list shorter than expected)") from None
+    except TypeError:
+        raise UpstreamError(source, "answered in an unexpected shape (a value of the wrong type)") from None
 
 
 M = TypeVar("M", bound=BaseModel)
@@ -176,10 +185,6 @@ class Reply:
     headers: httpx.Headers
 
 
-class _Garbage(UpstreamError):
-    """A 2xx whose body is not JSON: a proxy's error page, a truncated answer."""
-
-
 class Upstream:
     """One vendor API: its base URL, credentials, policy, pacer and breaker."""
 
@@ -197,12 +202,18 @@ class Upstream:
         inspect: Inspect | None = None,
         inspect_statuses: frozenset[int] = frozenset(),
         describe: Describe | None = None,
+        address_hint: str = "",
     ) -> None:
+        """`address_hint` names the settings that build the vendor's address (subdomain, site, workspace):
+        a 404 on anything but a record lookup (`lookup=True`) means they are wrong, and the error says so."""
         self.source = source
         self.policy = policy or Policy()
         self.headroom: Headroom | None = None
         self._secrets = [s for s in secrets if s]
         self._hint = credentials_hint
+        self._address_hint = address_hint
+        self._operations = itertools.count(1)
+        guard_http_logs(self._secrets)
         self._inspect = inspect
         self._inspect_statuses = inspect_statuses  # non-2xx statuses whose JSON bodies `inspect` reads first
         self._describe = describe
@@ -224,10 +235,25 @@ class Upstream:
         return self._breaker.state
 
     async def aclose(self) -> None:
+        if not self._client.is_closed:
+            forget_secrets(self._secrets)
         await self._client.aclose()
 
-    async def get(self, path: str, *, params: Mapping[str, Any] | None = None) -> Json:
-        return await self.request("GET", path, params=params, idempotent=True)
+    def operation(self) -> int:
+        """A key for one logical operation made of several concurrent requests (a search per word), so
+        the breaker counts the operation's failure once, not once per request."""
+        return next(self._operations)
+
+    async def get(
+        self,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        lookup: bool = False,
+        operation: int | None = None,
+    ) -> Json:
+        """GET; `lookup` says the path names one record, so a 404 means that record does not exist."""
+        return await self.request("GET", path, params=params, idempotent=True, lookup=lookup, operation=operation)
 
     async def post(
         self,
@@ -237,9 +263,12 @@ class Upstream:
         params: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
         idempotent: bool,
+        lookup: bool = False,
     ) -> Json:
         """POST; `idempotent` says whether sending it twice is harmless (a search, a keyed write)."""
-        return await self.request("POST", path, json=json, params=params, headers=headers, idempotent=idempotent)
+        return await self.request(
+            "POST", path, json=json, params=params, headers=headers, idempotent=idempotent, lookup=lookup
+        )
 
     async def request(
         self,
@@ -251,10 +280,20 @@ class Upstream:
         data: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
         idempotent: bool,
+        lookup: bool = False,
+        operation: int | None = None,
     ) -> Json:
         """Send with pacing, breaker, deadline and retries; the decoded JSON body (None when empty)."""
         reply = await self.exchange(
-            method, path, params=params, json=json, data=data, headers=headers, idempotent=idempotent
+            method,
+            path,
+            params=params,
+            json=json,
+            data=data,
+            headers=headers,
+            idempotent=idempotent,
+            lookup=lookup,
+            operation=operation,
         )
         return reply.body
 
@@ -268,9 +307,13 @@ class Upstream:
         data: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
         idempotent: bool,
+        lookup: bool = False,
+        operation: int | None = None,
     ) -> Reply:
         """As `request`, with the answer's headers kept."""
         deadline = self._deadline()
+        # Retries of one call, and the concurrent requests of one operation, are one failure to the breaker.
+        call = _Call(operation if operation is not None else self.operation(), lookup)
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self.policy.attempts) | _StopBefore(deadline),
             wait=self._wait,
@@ -281,7 +324,9 @@ class Upstream:
         )
         async for attempt in retrying:
             with attempt:
-                return await self._attempt(method, path, deadline, params=params, json=json, data=data, headers=headers)
+                return await self._attempt(
+                    method, path, deadline, call, params=params, json=json, data=data, headers=headers
+                )
         raise AssertionError("unreachable: tenacity reraises the last error")  # pragma: no cover
 
     # -- one attempt -------------------------------------------------------------------------
@@ -291,6 +336,7 @@ class Upstream:
         method: str,
         path: str,
         deadline: float,
+        call: _Call,
         *,
         params: Mapping[str, Any] | None,
         json: Json,
@@ -323,7 +369,7 @@ class Upstream:
             )
         except anyio.get_cancelled_exc_class():
             if anyio.current_time() >= deadline:
-                self._breaker.failed("no answer before the deadline")
+                self._breaker.failed("no answer before the deadline", call.key)
             else:
                 self._breaker.released()
             raise
@@ -331,19 +377,18 @@ class Upstream:
             self._breaker.released()
             raise
         except httpx.TimeoutException as exc:
-            kind = type(exc).__name__.removesuffix("Timeout").lower() or "read"
             timeout_error = ConnectorTimeout(
-                self.source, f"no answer within {min(p.read_timeout, left):.1f} s ({kind})"
+                self.source, f"no answer within {min(p.read_timeout, left):.1f} s ({_timeout_stage(exc)})"
             )
-            self._breaker.failed(timeout_error.detail)
+            self._breaker.failed(timeout_error.detail, call.key)
             raise timeout_error from None
         except httpx.TransportError as exc:
-            unreachable = _ConnectionFailed(self.source, exc, host=self._client.base_url.host)
-            self._breaker.failed(unreachable.detail)
+            unreachable = _unreachable(self.source, exc, host=self._client.base_url.host)
+            self._breaker.failed(unreachable.detail, call.key)
             raise unreachable from None
-        return Reply(self._read(response), response.headers)
+        return Reply(self._read(response, call), response.headers)
 
-    def _read(self, response: httpx.Response) -> Json:
+    def _read(self, response: httpx.Response, call: _Call) -> Json:
         """The decoded body of a 2xx; otherwise the error it means. Keeps the breaker's books."""
         headroom = headroom_of(response)
         if headroom is not None:
@@ -355,17 +400,17 @@ class Upstream:
             error = UpstreamError(
                 self.source, f"failed (HTTP {status}){self._detail(response)}", status=status, retry_after=wait
             )
-            self._breaker.failed(error.detail)
+            self._breaker.failed(error.detail, call.key)
             raise error
         if not 200 <= status < 300:
             self._breaker.released()  # the vendor is up; it said no
             if status in self._inspect_statuses:  # e.g. GraphQL errors (Linear's rate limit) in a 400
                 self._run_inspect(response, json_or_none(response))
-            raise self._refusal(response)
+            raise self._refusal(response, call)
         try:
             body = self._json(response)
-        except _Garbage as garbage:
-            self._breaker.failed(garbage.detail)
+        except UpstreamError as garbage:
+            self._breaker.failed(garbage.detail, call.key)
             raise
         try:
             self._run_inspect(response, body)
@@ -387,7 +432,7 @@ class Upstream:
         except ConnectorError as exc:
             raise self._scrubbed(exc) from None
 
-    def _refusal(self, response: httpx.Response) -> ConnectorError:
+    def _refusal(self, response: httpx.Response, call: _Call) -> ConnectorError:
         status, detail = response.status_code, self._detail(response)
         if status == 429:
             wait = retry_after_of(response)
@@ -396,6 +441,11 @@ class Upstream:
         if status in (401, 403):
             hint = f"; check {self._hint}" if self._hint else ""
             return AuthError(self.source, f"rejected the credentials (HTTP {status}){detail}{hint}")
+        if status == 404 and not call.lookup and self._address_hint:
+            return NotFoundError(
+                self.source,
+                f"answered 404 for the API{detail}: check {self._address_hint} (the address built from it is wrong)",
+            )
         if status == 404:
             return NotFoundError(self.source, f"not found (HTTP 404){detail}")
         return UpstreamError(self.source, f"refused the request (HTTP {status}){detail}", status=status)
@@ -407,11 +457,12 @@ class Upstream:
             return response.json()
         except ValueError:
             kind = response.headers.get("content-type", "no content type").split(";")[0]
-            raise _Garbage(
+            raise UpstreamError(
                 self.source,
                 f"answered HTTP {response.status_code} with a body that is not JSON "
                 f"({kind}, {len(response.content)} bytes)",
                 status=response.status_code,
+                transient=True,  # a proxy's error page or a cut-off answer: worth another try
             ) from None
 
     def _detail(self, response: httpx.Response) -> str:
@@ -448,7 +499,7 @@ class Upstream:
         return min(own, anyio.current_effective_deadline())
 
     def _retryable(self, exc: BaseException, *, idempotent: bool) -> bool:
-        if isinstance(exc, _ConnectionFailed) and exc.never_sent:
+        if isinstance(exc, UpstreamError) and exc.never_sent:
             return True  # nothing reached the vendor: safe even for a non-idempotent write
         if not idempotent:
             return False
@@ -457,7 +508,7 @@ class Upstream:
         if isinstance(exc, RateLimitedError):
             return exc.retry_after is None or exc.retry_after <= self.policy.max_retry_after
         if isinstance(exc, UpstreamError):
-            return isinstance(exc, _Garbage | _ConnectionFailed) or (exc.status or 0) >= 500
+            return exc.transient or (exc.status or 0) >= 500
         return isinstance(exc, ConnectorTimeout)
 
     def _wait(self, rs: RetryCallState) -> float:
@@ -478,7 +529,7 @@ class Upstream:
             method,
             path.split("?")[0],
             rs.attempt_number,
-            exc.detail if isinstance(exc, ConnectorError) else type(exc).__name__,
+            exc.detail if isinstance(exc, ConnectorError) else "an unexpected error",
             rs.upcoming_sleep,
         )
 
@@ -511,11 +562,44 @@ class _StopBefore(stop_base):
         return anyio.current_time() + (retry_state.upcoming_sleep or 0.0) >= self.deadline
 
 
-class _ConnectionFailed(UpstreamError):
-    def __init__(self, source: str, exc: httpx.TransportError, *, host: str) -> None:
-        # Only the exception's class: its text may quote a URL, and a URL may carry a credential.
-        super().__init__(source, f"could not reach {host} ({type(exc).__name__})")
-        self.never_sent = isinstance(exc, httpx.ConnectError)
+@dataclass(frozen=True)
+class _Call:
+    key: int  # the breaker counts one failure per key
+    lookup: bool  # the path names one record: a 404 is "no such record", not a wrong address
+
+
+# What each transport failure means, in words; the exception's own text may quote a URL, and a URL may
+# carry a credential, so it is never used.
+_TRANSPORT_FAILURES: tuple[tuple[type[httpx.TransportError], str], ...] = (
+    (httpx.ConnectError, "the connection was refused or the host is unknown"),
+    (httpx.ProxyError, "the proxy refused the connection"),
+    (httpx.UnsupportedProtocol, "the address is not an http or https URL"),
+    (httpx.RemoteProtocolError, "the server broke off the answer"),
+    (httpx.LocalProtocolError, "the request could not be sent as HTTP"),
+    (httpx.ReadError, "the connection broke while reading the answer"),
+    (httpx.WriteError, "the connection broke while sending the request"),
+    (httpx.CloseError, "the connection broke while closing"),
+)
+_TIMEOUT_STAGES: tuple[tuple[type[httpx.TimeoutException], str], ...] = (
+    (httpx.ConnectTimeout, "connecting"),
+    (httpx.ReadTimeout, "waiting for the answer"),
+    (httpx.WriteTimeout, "sending the request"),
+    (httpx.PoolTimeout, "waiting for a free connection"),
+)
+
+
+def _timeout_stage(exc: httpx.TimeoutException) -> str:
+    return next((words for kind, words in _TIMEOUT_STAGES if isinstance(exc, kind)), "waiting for the answer")
+
+
+def _unreachable(source: str, exc: httpx.TransportError, *, host: str) -> UpstreamError:
+    why = next((words for kind, words in _TRANSPORT_FAILURES if isinstance(exc, kind)), "a network error")
+    return UpstreamError(
+        source,
+        f"could not reach {host} ({why})",
+        transient=True,
+        never_sent=isinstance(exc, httpx.ConnectError),  # no connection, so nothing reached the vendor
+    )
 
 
 async def paginate(

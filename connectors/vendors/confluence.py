@@ -26,12 +26,12 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from connectors.errors import AuthError, UpstreamError
+from connectors.errors import AuthError, ConnectorError, InvalidCursorError, UpstreamError
 from connectors.health import Health, probe
 from connectors.http.upstream import Json, Policy, Upstream, paginate, parse
 from connectors.models import Article, Page
 from connectors.products import VendorSettings
-from connectors.vendors.query import article_kind, clip, keywords
+from connectors.vendors.query import article_kind, checked_cursor, clip, keywords, refuses_cursor
 
 PAGE_SIZE = 50  # v1 search caps a page lower when content is expanded; 50 stays under every cap
 SNIPPET_LIMIT = 300
@@ -174,15 +174,19 @@ class Confluence:
         transport: httpx.AsyncBaseTransport | None = None,
         policy: Policy | None = None,
     ) -> None:
+        site: str | None = None
+        if settings.site:
+            host = settings.site.strip().removeprefix("https://").removeprefix("http://").strip("/")
+            site = f"https://{host if '.' in host else host + '.atlassian.net'}/wiki"
         if settings.base_url:
             base = settings.base_url.rstrip("/")
         else:
-            assert settings.site, "ConfluenceSettings insists on a site or a base URL"
-            host = settings.site.strip().removeprefix("https://").removeprefix("http://").strip("/")
-            base = f"https://{host if '.' in host else host + '.atlassian.net'}/wiki"
+            assert site, "ConfluenceSettings insists on a site or a base URL"
+            base = site
         token = settings.token.get_secret_value()
         basic = base64.b64encode(f"{settings.email}:{token}".encode()).decode()
-        self._base = base
+        # Links are for people: the site's own address when the answer does not name it, never a proxy's.
+        self._base = site or base
         self._spaces = [s.strip() for s in (settings.space or "").split(",") if s.strip()]
         self._api = Upstream(
             source=self.name,
@@ -190,6 +194,7 @@ class Confluence:
             headers={"authorization": f"Basic {basic}"},
             secrets=[token, basic],
             credentials_hint="ESCALATION_CONFLUENCE_EMAIL, ESCALATION_CONFLUENCE_TOKEN and its scopes (CONNECTORS.md)",
+            address_hint="ESCALATION_CONFLUENCE_SITE (or ESCALATION_CONFLUENCE_BASE_URL)",
             policy=policy or POLICY,
             transport=transport,
             describe=_describe,
@@ -197,12 +202,19 @@ class Confluence:
 
     async def search_articles(self, query: str, *, limit: int = 10, cursor: str | None = None) -> Page[Article]:
         cql = search_cql(query, self._spaces)
+        checked_cursor(self.name, cursor)
 
         async def fetch(after: str | None, size: int) -> tuple[list[Article], str | None]:
             params: dict[str, str | int] = {"cql": cql, "limit": size, "expand": "content.metadata.labels"}
             if after is not None:
                 params |= {"cursor": after, "next": "true"}
-            page = parse(self.name, _SearchPage, await self._api.get("/rest/api/search", params=params))
+            try:
+                answer = await self._api.get("/rest/api/search", params=params)
+            except ConnectorError as exc:
+                if after is not None and after == cursor and refuses_cursor(exc):
+                    raise InvalidCursorError(self.name) from None
+                raise
+            page = parse(self.name, _SearchPage, answer)
             base = (page.links.base or self._base).rstrip("/")
             articles = [self._article(r, base) for r in page.results if r.content is not None]
             return articles, _cursor_of(page.links.next)

@@ -42,7 +42,7 @@ import httpx
 from pydantic import AwareDatetime, BaseModel, Field, RootModel, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
-from connectors.errors import AuthError, ConnectorError, NotFoundError
+from connectors.errors import AuthError, InvalidCursorError, NotFoundError
 from connectors.health import Health, probe
 from connectors.http.idempotency import Receipts
 from connectors.http.upstream import Json, Policy, Reply, Upstream, paginate, parse
@@ -59,7 +59,7 @@ PRIORITY = {1: "low", 2: "medium", 3: "high", 4: "urgent"}
 REMEMBERED = 5000  # company and agent names kept per process, at most
 
 _LINK = re.compile(r'<\s*([^>]*?)\s*>\s*;\s*rel="?([\w-]+)"?')
-_CURSOR = re.compile(r"(\d+):(\d+)")
+_CURSOR = re.compile(r"(\d{1,6}):(\d{1,3})")  # `page:offset`; a page holds at most 100 tickets
 
 
 class FreshdeskSettings(VendorSettings):
@@ -194,6 +194,8 @@ class Freshdesk:
     ) -> None:
         self._settings = settings
         self._base = (settings.base_url or f"https://{settings.domain}.freshdesk.com").rstrip("/")
+        # Links are for people: the helpdesk's own agent view, even when calls go through a proxy.
+        self._web = f"https://{settings.domain}.freshdesk.com"
         key = settings.token.get_secret_value()
         encoded = base64.b64encode(f"{key}:X".encode()).decode()
         per_second = settings.rate_limit / 60
@@ -203,6 +205,7 @@ class Freshdesk:
             headers={"authorization": f"Basic {encoded}"},
             secrets=[key, encoded],
             credentials_hint="ESCALATION_FRESHDESK_TOKEN and its scopes (CONNECTORS.md)",
+            address_hint="ESCALATION_FRESHDESK_DOMAIN",
             policy=policy or Policy(rate=per_second, burst=max(1, min(10, int(per_second * 3)))),
             transport=transport,
             describe=_describe,
@@ -223,8 +226,8 @@ class Freshdesk:
 
         return await probe(self._api, whoami)
 
-    async def _get(self, path: str, params: Mapping[str, Any] | None = None) -> Reply:
-        return await self._api.exchange("GET", path, params=params, idempotent=True)
+    async def _get(self, path: str, params: Mapping[str, Any] | None = None, *, lookup: bool = False) -> Reply:
+        return await self._api.exchange("GET", path, params=params, idempotent=True, lookup=lookup)
 
     # -- reads --------------------------------------------------------------------------------
 
@@ -239,7 +242,7 @@ class Freshdesk:
     ) -> Page[Ticket]:
         start = _decode_cursor(cursor)
         if start is None:
-            raise ConnectorError(self.name, f"cursor {cursor!r} is not one this adapter returned")
+            raise InvalidCursorError(self.name)
         params: dict[str, str | int] = {
             "include": "requester,description",
             "order_by": "created_at",
@@ -294,7 +297,7 @@ class Freshdesk:
         """Map a page of matches, naming each company once per process."""
         for company in sorted({t.company_id for t in raw if t.company_id} - self._companies.keys()):
             try:
-                named = parse(self.name, _Company, (await self._get(f"/api/v2/companies/{company}")).body)
+                named = parse(self.name, _Company, (await self._get(f"/api/v2/companies/{company}", lookup=True)).body)
             except (NotFoundError, AuthError):  # gone, or hidden from this agent: the ticket still reads
                 named = _Company(id=company)
             self._remember_companies([_Company(id=company, name=named.name)])
@@ -321,12 +324,12 @@ class Freshdesk:
             created_at=t.created_at,
             updated_at=t.updated_at,
             tags=t.tags or [],
-            url=f"{self._base}/a/tickets/{t.id}",
+            url=f"{self._web}/a/tickets/{t.id}",
         )
 
     async def get_ticket(self, ticket_id: str) -> Ticket:
         number = text_query.numeric_id(self.name, ticket_id, vendor="Freshdesk")
-        reply = await self._get(f"/api/v2/tickets/{number}", {"include": "requester,company"})
+        reply = await self._get(f"/api/v2/tickets/{number}", {"include": "requester,company"}, lookup=True)
         ticket = parse(self.name, _Ticket, reply.body)
         if ticket.company is not None and ticket.company.id is not None:
             self._remember_companies([ticket.company])
@@ -340,7 +343,9 @@ class Freshdesk:
             if page is None:
                 break
             reply = await self._get(
-                f"/api/v2/tickets/{ticket.id}/conversations", {"page": page, "per_page": CONVERSATION_PAGE}
+                f"/api/v2/tickets/{ticket.id}/conversations",
+                {"page": page, "per_page": CONVERSATION_PAGE},
+                lookup=True,
             )
             raw.extend(parse(self.name, _Conversations, reply.body).root)
             page = next_page(reply.headers.get("link"))
@@ -364,7 +369,7 @@ class Freshdesk:
             return c.from_email or "unknown"
         if c.user_id not in self._agents:
             try:
-                agent = parse(self.name, _Agent, (await self._get(f"/api/v2/agents/{c.user_id}")).body)
+                agent = parse(self.name, _Agent, (await self._get(f"/api/v2/agents/{c.user_id}", lookup=True)).body)
                 name = agent.contact.name or agent.contact.email or str(c.user_id)
             except NotFoundError:  # a contact (a CC'd customer), not an agent
                 name = c.from_email or f"contact {c.user_id}"
@@ -388,9 +393,10 @@ class Freshdesk:
                 f"/api/v2/tickets/{number}/notes",
                 json={"body": html.escape(body).replace("\n", "<br>"), "private": True},
                 idempotent=False,
+                lookup=True,
             )
             note = parse(self.name, _Note, reply.body)
-            return WriteReceipt(id=str(note.id), url=f"{self._base}/a/tickets/{number}")
+            return WriteReceipt(id=str(note.id), url=f"{self._web}/a/tickets/{number}")
 
         return await self._receipts.once(idempotency_key, write)
 

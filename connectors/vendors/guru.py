@@ -26,12 +26,12 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, RootModel, SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from connectors.errors import UpstreamError
+from connectors.errors import ConnectorError, InvalidCursorError, UpstreamError
 from connectors.health import Health, probe
 from connectors.http.upstream import Json, Policy, Upstream, paginate, parse
 from connectors.models import Article, Page
 from connectors.products import VendorSettings
-from connectors.vendors.query import article_kind, clip, keywords
+from connectors.vendors.query import article_kind, clip, keywords, refuses_cursor
 
 BASE_URL = "https://api.getguru.com/api/v1"
 APP_URL = "https://app.getguru.com/card"
@@ -149,13 +149,16 @@ def _cursor(token: str | None, skip: int) -> str | None:
     return f"{skip}:{token or ''}"
 
 
+_CURSOR = re.compile(r"(\d{1,3}):([A-Za-z0-9+=_.\-]{0,1024})")  # `skip:token`, skip within one page
+
+
 def _uncursor(cursor: str | None) -> tuple[str | None, int]:
     if cursor is None:
         return None, 0
-    skip, sep, token = cursor.partition(":")
-    if not sep or not skip.isdigit():
-        raise ValueError(f"cursor {cursor!r} was not issued by the Guru adapter")
-    return token or None, int(skip)
+    shaped = _CURSOR.fullmatch(cursor)
+    if shaped is None:
+        raise InvalidCursorError("guru")
+    return shaped[2] or None, int(shaped[1])
 
 
 class Guru:
@@ -179,6 +182,7 @@ class Guru:
             headers={"authorization": f"Basic {basic}"},
             secrets=[token, basic],
             credentials_hint="ESCALATION_GURU_USERNAME and ESCALATION_GURU_TOKEN (CONNECTORS.md)",
+            address_hint="ESCALATION_GURU_BASE_URL",
             policy=policy or POLICY,
             transport=transport,
             describe=_describe,
@@ -202,13 +206,19 @@ class Guru:
     async def search_articles(self, query: str, *, limit: int = 10, cursor: str | None = None) -> Page[Article]:
         # Guru ranks cards by its own full-text search; the key words are passed as search terms.
         terms = " ".join(keywords(query))
+        _uncursor(cursor)  # a cursor of another shape is refused before any request
 
         async def fetch(after: str | None, size: int) -> tuple[list[Article], str | None]:
             token, skip = _uncursor(after)
             while True:
                 # A token page's size was fixed by the first request, so it may hold more than `size`
                 # cards: hand out a window and remember where it ended, so no card is skipped.
-                cards, next_token = await self._page(terms, token, min(PAGE_SIZE, skip + size))
+                try:
+                    cards, next_token = await self._page(terms, token, min(PAGE_SIZE, skip + size))
+                except ConnectorError as exc:
+                    if after is not None and after == cursor and refuses_cursor(exc):
+                        raise InvalidCursorError(self.name) from None
+                    raise
                 window = cards[skip : skip + size]
                 if len(cards) > skip + size:
                     return [self._article(c) for c in window], _cursor(token, skip + size)

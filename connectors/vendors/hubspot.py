@@ -2,9 +2,13 @@
 
 Endpoints (https://api.hubapi.com, CRM API v3/v4):
 - `POST /crm/v3/objects/companies/search`: companies whose name holds the query's words (the last one
-  as a prefix) or whose domain is the query, paged with `after`;
+  as a prefix) or whose domain is the query, paged with `after`; and the companies on one plan (an `EQ`
+  filter on the plan property, which search compares without regard to case), paged with `after`, which
+  is also the cursor handed back;
 - `GET /crm/v4/objects/companies/{id}/associations/deals`: the company's deal ids, paged with `after`;
-- `POST /crm/v3/objects/deals/batch/read`: those deals, 100 per call;
+- `POST /crm/v3/objects/deals/batch/read`: those deals, 100 per call; a deal renews revenue already
+  counted when its `dealtype` is `existingbusiness` (the default option "Existing Business") or an option
+  a portal added whose value names a renewal;
 - `GET /crm/v3/pipelines/deals`: stage labels, and which stages count as closed (`metadata.isClosed`);
 - `GET /crm/v3/owners/{ownerId}`: the account owner's name (needs `crm.objects.owners.read`; without it
   the owner is left out);
@@ -31,10 +35,10 @@ import httpx
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
-from connectors.errors import AuthError, NotFoundError
+from connectors.errors import AuthError, ConnectorError, InvalidCursorError, NotFoundError
 from connectors.health import Health, probe
 from connectors.http.upstream import Json, Policy, Upstream, paginate, parse
-from connectors.models import Account, Deal
+from connectors.models import Account, Deal, Page
 from connectors.products import VendorSettings
 from connectors.vendors.crm_values import Places, amount_of, date_of, host_of, truthy
 
@@ -49,7 +53,8 @@ SEARCH_FILTERS = 6  # filters per filter group
 ASSOCIATION_PAGE = 500
 ASSOCIATION_PAGES = 20  # 10,000 deals on one company is far past anything an escalation needs
 BATCH_READ = 100  # inputs per batch read
-DEAL_PROPERTIES = ("dealname", "amount", "dealstage", "closedate", "pipeline", "hs_is_closed")
+DEAL_PROPERTIES = ("dealname", "amount", "dealstage", "closedate", "pipeline", "hs_is_closed", "dealtype")
+RENEWAL_DEAL_TYPES = frozenset({"existingbusiness"})  # the default `dealtype` options: newbusiness, existingbusiness
 CLOSED_STAGES = frozenset({"closedwon", "closedlost"})  # the default pipeline's closed stages
 
 
@@ -61,7 +66,9 @@ class HubSpotSettings(VendorSettings):
     arr_property: str | None = Field(
         default="arr", description="Company property holding ARR in USD (custom; `annualrevenue` is not ARR)."
     )
-    plan_property: str | None = Field(default="plan", description="Company property holding the plan (custom).")
+    plan_property: str | None = Field(
+        default="plan", description="Company property holding the plan (custom); segments are read from it."
+    )
     renewal_property: str | None = Field(
         default="renewal_date", description="Company date property holding the renewal date (custom)."
     )
@@ -186,6 +193,7 @@ class HubSpot:
             headers={"authorization": f"Bearer {token}"},
             secrets=[token],
             credentials_hint="ESCALATION_HUBSPOT_TOKEN and its scopes (CONNECTORS.md)",
+            address_hint="ESCALATION_HUBSPOT_BASE_URL",
             policy=policy or POLICY,
             transport=transport,
             describe=describe_error,
@@ -224,6 +232,40 @@ class HubSpot:
         found = await paginate(fetch, limit=limit, cursor=None, page_size=SEARCH_PAGE)
         owners = await self._owner_names({self._value(c, self._settings.owner_property) for c in found.items})
         return [self._account(company, owners) for company in found.items]
+
+    async def accounts_on_plan(self, plan: str, *, limit: int = 100, cursor: str | None = None) -> Page[Account]:
+        """Companies whose plan property equals `plan` (any case), oldest record first, paged with HubSpot's `after`."""
+        # Search's `after` is a result offset, and search stops at 10,000 results.
+        if cursor is not None and not re.fullmatch(r"\d{1,5}", cursor):
+            raise InvalidCursorError(self.name)
+        prop = self._settings.plan_property
+        if prop is None:
+            raise ConnectorError(
+                self.name,
+                f"cannot list a segment: no plan property is read; set {HubSpotSettings.variable('plan_property')} "
+                "to the company property holding the plan",
+            )
+        if limit <= 0 or not plan.strip():
+            return Page[Account](items=[])
+        # The value goes in a JSON body, not a query language: nothing to escape. Search compares strings
+        # without regard to case, but the reference does not promise it for EQ, so the usual spellings are
+        # ORed as well (one filter group each, within search's limit of five).
+        wanted = plan.strip()
+        spellings = dict.fromkeys((wanted, wanted.lower(), wanted.upper(), wanted.title(), wanted.capitalize()))
+        body: dict[str, Any] = {
+            "filterGroups": [{"filters": [{"propertyName": prop, "operator": "EQ", "value": v}]} for v in spellings],
+            "properties": self._company_properties(),
+            "sorts": [{"propertyName": "hs_object_id", "direction": "ASCENDING"}],  # stable across pages
+        }
+
+        async def fetch(after: str | None, size: int) -> tuple[list[_Object], str | None]:
+            page_body = {**body, "limit": size, **({"after": after} if after is not None else {})}
+            page = parse(self.name, _Search, await self._api.post(SEARCH_PATH, json=page_body, idempotent=True))
+            return page.results, _next_after(page.paging)
+
+        found = await paginate(fetch, limit=limit, cursor=cursor, page_size=SEARCH_PAGE)
+        owners = await self._owner_names({self._value(c, self._settings.owner_property) for c in found.items})
+        return Page[Account](items=[self._account(c, owners) for c in found.items], next_cursor=found.next_cursor)
 
     def _company_properties(self) -> list[str]:
         s = self._settings
@@ -273,7 +315,7 @@ class HubSpot:
             if not self._owners_readable:
                 break
             try:
-                owner = parse(self.name, _Owner, await self._api.get(f"/crm/v3/owners/{owner_id}"))
+                owner = parse(self.name, _Owner, await self._api.get(f"/crm/v3/owners/{owner_id}", lookup=True))
             except NotFoundError:
                 self._owners[owner_id] = None
                 continue
@@ -309,7 +351,7 @@ class HubSpot:
         for _ in range(ASSOCIATION_PAGES):
             params: dict[str, Any] = {"limit": ASSOCIATION_PAGE, **({"after": after} if after else {})}
             path = f"/crm/v4/objects/companies/{account_id}/associations/deals"
-            page = parse(self.name, _Associations, await self._api.get(path, params=params))
+            page = parse(self.name, _Associations, await self._api.get(path, params=params, lookup=True))
             ids.extend(str(a.toObjectId) for a in page.results)
             after = _next_after(page.paging)
             if after is None or not page.results:
@@ -341,6 +383,7 @@ class HubSpot:
             amount=amount_of(self._value(deal, "amount")),
             stage=stage.label if stage is not None else stage_id or "unknown",
             close_date=date_of(self._value(deal, "closedate")),
+            renewal=is_renewal(self._value(deal, "dealtype")),
         )
 
 
@@ -363,6 +406,13 @@ def filter_groups(query: str) -> list[dict[str, Any]]:
     if domain:
         groups.append({"filters": [{"propertyName": "domain", "operator": "EQ", "value": domain}]})
     return groups
+
+
+def is_renewal(deal_type: str | None) -> bool:
+    """Whether a `dealtype` value means the deal renews revenue already counted: the default "Existing
+    Business" option, or a portal's own option whose internal value names a renewal."""
+    value = (deal_type or "").strip().lower()
+    return value in RENEWAL_DEAL_TYPES or "renewal" in value
 
 
 def describe_error(body: Json) -> str | None:

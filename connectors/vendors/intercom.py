@@ -10,10 +10,19 @@ Endpoints (https://developers.intercom.com/docs/references/2.14/rest-api/api.int
   `pagination: {per_page <= 150, starting_after}`;
 - `GET /conversations/{id}?display_as=plaintext`: one conversation with its parts
   (`comment` parts are public replies, `note` parts internal notes);
-- `GET /companies/{id}` for the customer's name (`company_id` is on conversations from 2.14),
-  `GET /companies?name=` and `GET /companies/{id}/contacts` to limit a search to a customer;
+- the customer (the company's name) from what the version in use sends: a `company` object on the
+  conversation (2.15 and later); else the `company_id` older answers carried (`GET /companies/{id}` for
+  its name); else the conversation's first contact (`contacts.contacts[0].id`), whose contact record
+  (`GET /contacts/{id}`) lists its `companies` (`{data: [{type, id, url}]}`, 2.14 and earlier), the first
+  named by `GET /companies/{id}`; names are cached per id;
+- `GET /companies?name=` and `GET /companies/{id}/contacts` to limit a search to a customer;
 - `POST /conversations/{id}/reply` with `message_type: note`, `type: admin`, `admin_id`;
-- `GET /me`: the admin the token belongs to.
+- `GET /me`: the admin the token belongs to, and the workspace's `app.id_code`, which the Inbox link of
+  a conversation carries (`https://app.intercom.com/a/inbox/<id_code>/inbox/conversation/<id>`, on the
+  region's app host).
+
+Cursors are Intercom's own `starting_after` (opaque base64); one of another shape is refused before
+any request, and one Intercom refuses (400, 404) is reported as such.
 
 Auth: `Authorization: Bearer <access token>`. Rate limit relied on: 10,000 calls per minute
 per app (25,000 per workspace), enforced in 10-second windows; the adapter paces itself to
@@ -34,7 +43,7 @@ import httpx
 from pydantic import BaseModel, Field, SecretStr, ValidationError
 from pydantic_settings import SettingsConfigDict
 
-from connectors.errors import NotFoundError
+from connectors.errors import AuthError, ConnectorError, InvalidCursorError, NotFoundError
 from connectors.health import Health, probe
 from connectors.http.idempotency import Receipts
 from connectors.http.upstream import Json, Policy, Upstream, paginate, parse
@@ -48,6 +57,12 @@ HOSTS: dict[Region, str] = {
     "eu": "https://api.eu.intercom.io",
     "au": "https://api.au.intercom.io",
 }
+APP_HOSTS: dict[Region, str] = {  # where people open the Inbox
+    "us": "https://app.intercom.com",
+    "eu": "https://app.eu.intercom.com",
+    "au": "https://app.au.intercom.com",
+}
+CACHE_LIMIT = 5000  # ids remembered per kind; a long-running server must not grow without end
 SEARCH_PAGE = 150  # the documented maximum per_page of conversation search
 CUSTOMER_CONTACTS = 150  # contacts of one company a customer-limited search filters on
 CONTACT_PAGES = 3
@@ -104,6 +119,28 @@ class _Tags(BaseModel):
     tags: list[_Tag] = []
 
 
+class _CompanyRef(BaseModel):
+    id: str
+    name: str | None = None  # the whole company on a conversation (2.15+); a reference on a contact
+
+
+class _ContactRef(BaseModel):
+    id: str
+
+
+class _ContactList(BaseModel):
+    contacts: list[_ContactRef] = []
+
+
+class _ContactCompanies(BaseModel):
+    data: list[_CompanyRef] = []
+
+
+class _ContactRecord(BaseModel):
+    id: str
+    companies: _ContactCompanies | None = None
+
+
 class _Conversation(BaseModel):
     id: str
     title: str | None = None
@@ -112,7 +149,9 @@ class _Conversation(BaseModel):
     priority: str | None = None
     created_at: int
     updated_at: int | None = None
-    company_id: str | None = None
+    company: _CompanyRef | None = None  # 2.15 and later
+    company_id: str | None = None  # older answers
+    contacts: _ContactList | None = None
     source: _Source | None = None
     tags: _Tags | None = None
     conversation_parts: _Parts | None = None
@@ -154,6 +193,7 @@ class _Contacts(BaseModel):
 
 
 class _App(BaseModel):
+    id_code: str | None = None
     name: str | None = None
     region: str | None = None
 
@@ -249,13 +289,17 @@ class Intercom:
             },
             secrets=[token],
             credentials_hint="ESCALATION_INTERCOM_TOKEN and its scopes (CONNECTORS.md)",
+            address_hint="ESCALATION_INTERCOM_REGION (or ESCALATION_INTERCOM_BASE_URL)",
             policy=policy or DEFAULT_POLICY,
             transport=transport,
             describe=_describe,
         )
         self._receipts = Receipts()
         self._companies: dict[str, str | None] = {}  # company id -> name; names rarely change
+        self._contact_companies: dict[str, str | None] = {}  # contact id -> its first company's id
+        self._app_host = APP_HOSTS[settings.region]
         self._me: _Me | None = None
+        self._me_refused = False  # /me failed once: conversations go without a link rather than fail
 
     async def aclose(self) -> None:
         await self._api.aclose()
@@ -286,6 +330,7 @@ class Intercom:
         limit: int = 10,
         cursor: str | None = None,
     ) -> Page[Ticket]:
+        text_query.checked_cursor(self.name, cursor)
         contact_ids: list[str] | None = None
         if customer:
             contact_ids = await self._customer_contacts(customer)
@@ -297,9 +342,14 @@ class Intercom:
             pagination: dict[str, Any] = {"per_page": size}
             if after:
                 pagination["starting_after"] = after
-            body = await self._api.post(
-                "/conversations/search", json={"query": filters, "pagination": pagination}, idempotent=True
-            )
+            try:
+                body = await self._api.post(
+                    "/conversations/search", json={"query": filters, "pagination": pagination}, idempotent=True
+                )
+            except ConnectorError as exc:
+                if after is not None and after == cursor and text_query.refuses_cursor(exc):
+                    raise InvalidCursorError(self.name) from None
+                raise
             found = parse(self.name, _Conversations, body)
             tickets = [await self._ticket(c) for c in found.conversations]
             following = found.pages.next if found.pages else None
@@ -311,7 +361,7 @@ class Intercom:
         """The ids of the contacts of the company named `customer` (conversation search cannot filter on
         a company, but it can on `contact_ids`)."""
         try:
-            body = await self._api.get("/companies", params={"name": customer})
+            body = await self._api.get("/companies", params={"name": customer}, lookup=True)
         except NotFoundError:
             return []
         found = parse(self.name, _Companies, body)
@@ -331,14 +381,37 @@ class Intercom:
                 break
         return contacts[:CUSTOMER_CONTACTS]
 
+    async def _customer(self, c: _Conversation) -> str | None:
+        """The conversation's company name, from whichever shape this API version sends."""
+        if c.company is not None and c.company.name:
+            return c.company.name
+        if c.company is not None or c.company_id:
+            return await self._company(c.company.id if c.company is not None else c.company_id)
+        contacts = c.contacts.contacts if c.contacts else []
+        if not contacts:
+            return None
+        return await self._company(await self._company_of_contact(contacts[0].id))
+
+    async def _company_of_contact(self, contact_id: str) -> str | None:
+        if contact_id not in self._contact_companies:
+            if len(self._contact_companies) > CACHE_LIMIT:
+                self._contact_companies.clear()
+            try:
+                contact = parse(self.name, _ContactRecord, await self._api.get(f"/contacts/{contact_id}", lookup=True))
+            except NotFoundError:
+                contact = _ContactRecord(id=contact_id)
+            companies = contact.companies.data if contact.companies else []
+            self._contact_companies[contact_id] = companies[0].id if companies else None
+        return self._contact_companies[contact_id]
+
     async def _company(self, company_id: str | None) -> str | None:
         if not company_id:
             return None
         if company_id not in self._companies:
-            if len(self._companies) > 5000:  # bounded: a long-running server must not grow without end
+            if len(self._companies) > CACHE_LIMIT:
                 self._companies.clear()
             try:
-                company = parse(self.name, _Company, await self._api.get(f"/companies/{company_id}"))
+                company = parse(self.name, _Company, await self._api.get(f"/companies/{company_id}", lookup=True))
                 self._companies[company_id] = company.name
             except NotFoundError:
                 self._companies[company_id] = None
@@ -346,7 +419,7 @@ class Intercom:
 
     async def get_ticket(self, ticket_id: str) -> Ticket:
         number = text_query.numeric_id(self.name, ticket_id, vendor="Intercom", noun="conversation")
-        body = await self._api.get(f"/conversations/{number}", params={"display_as": "plaintext"})
+        body = await self._api.get(f"/conversations/{number}", params={"display_as": "plaintext"}, lookup=True)
         conversation = parse(self.name, _Conversation, body)
         ticket = await self._ticket(conversation)
         parts = conversation.conversation_parts.conversation_parts if conversation.conversation_parts else []
@@ -372,15 +445,27 @@ class Intercom:
             id=c.id,
             subject=subject or "(no subject)",
             body=body,
-            customer=await self._company(c.company_id),
+            customer=await self._customer(c),
             requester=(author.email or author.name) if author and author.type in CONTACT_AUTHORS else None,
             status=STATUS.get(state, state),
             priority=PRIORITY.get(c.priority or "", c.priority),
             created_at=_when(c.created_at),
             updated_at=_when(c.updated_at) if c.updated_at else None,
             tags=[t.name for t in c.tags.tags] if c.tags else [],
-            url=None,  # the API gives no link to the Inbox, and its URL scheme is not documented
+            url=await self._inbox_link(c.id),
         )
+
+    async def _inbox_link(self, conversation_id: str) -> str | None:
+        """Where a teammate opens the conversation; None when the workspace id cannot be learned."""
+        if self._me_refused:
+            return None
+        try:
+            me = await self._whoami()
+        except (AuthError, NotFoundError):  # a token without the admin scope still searches
+            self._me_refused = True
+            return None
+        code = me.app.id_code if me.app else None
+        return f"{self._app_host}/a/inbox/{code}/inbox/conversation/{conversation_id}" if code else None
 
     # -- writes -------------------------------------------------------------------------------
 
@@ -392,13 +477,14 @@ class Intercom:
             markup = "".join(f"<p>{html.escape(line)}</p>" for line in body.splitlines() if line.strip())
             answer = await self._api.post(
                 f"/conversations/{number}/reply",
+                lookup=True,
                 json={"message_type": "note", "type": "admin", "admin_id": admin, "body": markup or html.escape(body)},
                 idempotent=False,  # Intercom takes no idempotency key: a resend would add a second note
             )
             conversation = parse(self.name, _Conversation, answer)
             parts = conversation.conversation_parts.conversation_parts if conversation.conversation_parts else []
             notes = [p for p in parts if p.part_type == "note"]
-            return WriteReceipt(id=notes[-1].id if notes else f"{number}#note")
+            return WriteReceipt(id=notes[-1].id if notes else f"{number}#note", url=await self._inbox_link(number))
 
         return await self._receipts.once(idempotency_key, write)
 

@@ -30,11 +30,13 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from connectors.errors import ConnectorError, InvalidCursorError
 from connectors.health import Health, probe
 from connectors.http.idempotency import Receipts
 from connectors.http.upstream import Json, Policy, Upstream, paginate, parse
 from connectors.models import Page, TrackerIssue, WriteReceipt
 from connectors.products import VendorSettings
+from connectors.vendors import query as text_query
 from connectors.vendors.query import keywords
 
 SEARCH = "/rest/api/3/search/jql"
@@ -222,19 +224,27 @@ class Jira:
             headers={"authorization": f"Basic {basic}"},
             secrets=[token, basic],
             credentials_hint="ESCALATION_JIRA_EMAIL, ESCALATION_JIRA_TOKEN and its permissions (CONNECTORS.md)",
+            address_hint="ESCALATION_JIRA_SITE (or ESCALATION_JIRA_BASE_URL)",
             policy=policy or POLICY,
             transport=transport,
             describe=_describe,
         )
 
     async def search_issues(self, query: str, *, limit: int = 10, cursor: str | None = None) -> Page[TrackerIssue]:
+        text_query.checked_cursor(self.name, cursor)
         jql = search_jql(query, self._project)
 
         async def fetch(token: str | None, size: int) -> tuple[list[TrackerIssue], str | None]:
             params: dict[str, str | int] = {"jql": jql, "fields": FIELDS, "maxResults": size}
             if token is not None:
                 params["nextPageToken"] = token
-            page = parse(self.name, _SearchPage, await self._api.get(SEARCH, params=params))
+            try:
+                answer = await self._api.get(SEARCH, params=params)
+            except ConnectorError as exc:
+                if token is not None and token == cursor and text_query.refuses_cursor(exc):
+                    raise InvalidCursorError(self.name) from None
+                raise
+            page = parse(self.name, _SearchPage, answer)
             more = page.next_page_token if page.is_last is not True else None
             return [self._issue(i) for i in page.issues], more
 

@@ -33,13 +33,13 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import SettingsConfigDict
 
-from connectors.errors import AuthError, NotFoundError, RateLimitedError, UpstreamError
+from connectors.errors import AuthError, InvalidCursorError, NotFoundError, RateLimitedError, UpstreamError
 from connectors.health import Health, probe
 from connectors.http.idempotency import Receipts
 from connectors.http.upstream import Json, Policy, Upstream, paginate, parse
 from connectors.models import Page, TrackerIssue, WriteReceipt
 from connectors.products import VendorSettings
-from connectors.vendors.query import keywords
+from connectors.vendors.query import checked_cursor, keywords
 
 log = logging.getLogger(__name__)
 
@@ -232,13 +232,15 @@ query IssueById($id: String!) {
 _VIEWER = "query Viewer { viewer { id name email } }"
 
 
-class _GraphQLError(UpstreamError):
-    """Linear refused the operation with a GraphQL error that is neither auth nor a rate limit."""
+REFUSED_OPERATION = "refused the operation"
 
-    def __init__(self, source: str, message: str, *, code: str | None, status: int) -> None:
-        super().__init__(source, message, status=None)  # not retried: the same query fails the same way
-        self.code = code
-        self.http_status = status
+
+def _refused_operation(exc: UpstreamError) -> bool:
+    """Linear refused the operation with a GraphQL error that is neither auth nor a rate limit.
+
+    Told by its words rather than by a subclass, so no internal class name can reach a message.
+    """
+    return exc.status is None and not exc.transient and exc.detail.startswith(REFUSED_OPERATION)
 
 
 class Linear:
@@ -264,6 +266,7 @@ class Linear:
             headers={"authorization": scheme, "content-type": "application/json"},
             secrets=[token],
             credentials_hint="ESCALATION_LINEAR_TOKEN and its scopes (CONNECTORS.md)",
+            address_hint="ESCALATION_LINEAR_BASE_URL",
             policy=policy or LINEAR_POLICY,
             transport=transport,
             describe=_describe,
@@ -291,8 +294,16 @@ class Linear:
             else None
         )
 
+        checked_cursor(self.name, cursor)
+
         async def fetch(after: str | None, size: int) -> tuple[list[TrackerIssue], str | None]:
-            data = await self._graphql(_SEARCH, {"filter": where, "first": size, "after": after}, idempotent=True)
+            try:
+                data = await self._graphql(_SEARCH, {"filter": where, "first": size, "after": after}, idempotent=True)
+            except UpstreamError as exc:
+                # Linear refuses a cursor it did not issue with a GraphQL error ("Invalid cursor").
+                if after is not None and after == cursor and _refused_operation(exc):
+                    raise InvalidCursorError(self.name) from None
+                raise
             found = parse(self.name, _IssuesData, data).issues
             more = found.pageInfo.endCursor if found.pageInfo.hasNextPage else None
             return [_issue(i) for i in found.nodes], more
@@ -310,7 +321,9 @@ class Linear:
             try:
                 # Linear refuses a second issue with the same id, so a retry can never land twice.
                 data = await self._graphql(_CREATE, {"input": issue_input}, idempotent=True)
-            except _GraphQLError:
+            except UpstreamError as refused:
+                if not _refused_operation(refused):
+                    raise
                 existing = await self._existing(issue_id)
                 if existing is None:
                     raise
@@ -376,8 +389,12 @@ class Linear:
         """The issue with this id, or None when Linear has none (it then answers a GraphQL error)."""
         try:
             data = await self._graphql(_ISSUE, {"id": issue_id}, idempotent=True)
-        except (_GraphQLError, NotFoundError):
+        except NotFoundError:
             return None
+        except UpstreamError as refused:
+            if _refused_operation(refused):
+                return None
+            raise
         return parse(self.name, _IssueData, data).issue
 
     def _inspect(self, response: httpx.Response, body: Json) -> None:
@@ -399,7 +416,8 @@ class Linear:
                 f"rejected the credentials (HTTP {status}): {first.text}; "
                 "check ESCALATION_LINEAR_TOKEN and its scopes (CONNECTORS.md)",
             )
-        raise _GraphQLError(self.name, f"refused the operation (HTTP {status}): {first.text}", code=code, status=status)
+        # No status: not retried, since the same query fails the same way.
+        raise UpstreamError(self.name, f"{REFUSED_OPERATION} (HTTP {status}): {first.text}", status=None)
 
 
 def _errors_of(body: Json) -> list[_Error]:

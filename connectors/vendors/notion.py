@@ -27,12 +27,12 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import SettingsConfigDict
 
-from connectors.errors import ConnectorError
+from connectors.errors import ConnectorError, InvalidCursorError
 from connectors.health import Health, probe
 from connectors.http.upstream import Json, Policy, Upstream, paginate, parse
 from connectors.models import Article, Page
 from connectors.products import VendorSettings
-from connectors.vendors.query import article_kind, keywords
+from connectors.vendors.query import article_kind, checked_cursor, keywords, refuses_cursor
 
 log = logging.getLogger(__name__)
 
@@ -203,6 +203,7 @@ class Notion:
             headers={"authorization": f"Bearer {token}", "notion-version": settings.version},
             secrets=[token],
             credentials_hint="ESCALATION_NOTION_TOKEN and its scopes (CONNECTORS.md)",
+            address_hint="ESCALATION_NOTION_BASE_URL",
             policy=policy or NOTION_POLICY,
             transport=transport,
             describe=_describe,
@@ -214,6 +215,7 @@ class Notion:
     async def search_articles(self, query: str, *, limit: int = 10, cursor: str | None = None) -> Page[Article]:
         # Notion matches page titles against the words given; the sentence's keywords, not its filler.
         text = " ".join(keywords(query))
+        checked_cursor(self.name, cursor)
 
         async def fetch(start: str | None, size: int) -> tuple[list[_Page], str | None]:
             body: dict[str, Any] = {"filter": {"property": "object", "value": "page"}, "page_size": size}
@@ -221,7 +223,13 @@ class Notion:
                 body["query"] = text
             if start is not None:
                 body["start_cursor"] = start
-            found = parse(self.name, _SearchList, await self._api.post("/v1/search", json=body, idempotent=True))
+            try:
+                answer = await self._api.post("/v1/search", json=body, idempotent=True)
+            except ConnectorError as exc:
+                if start is not None and start == cursor and refuses_cursor(exc):  # 400 validation_error
+                    raise InvalidCursorError(self.name) from None
+                raise
+            found = parse(self.name, _SearchList, answer)
             pages = [parse(self.name, _Page, r) for r in found.results if parse(self.name, _Result, r).object == "page"]
             return pages, found.next_cursor if found.has_more else None
 

@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterable
 from typing import Literal
 
-from connectors.errors import NotFoundError
+from connectors.errors import ConnectorError, InvalidCursorError, NotFoundError, UpstreamError
 from connectors.local import STOPWORDS
 
 ArticleKind = Literal["known_issue", "workaround", "how_to", "limitation", "reference"]
@@ -48,3 +48,23 @@ def numeric_id(source: str, record_id: str, *, vendor: str, noun: str = "ticket"
     if not clean.isdigit():
         raise NotFoundError(source, f"no {noun} with id {record_id!r} ({vendor} {noun} ids are numbers)")
     return clean
+
+
+# An opaque vendor cursor as the vendors issue them: base64 (either alphabet), ids, offsets and
+# separators; never spaces, slashes into other paths, or text long enough to be a payload.
+OPAQUE_CURSOR = re.compile(r"[A-Za-z0-9+=_:.\-]{1,1024}")
+
+
+def checked_cursor(source: str, cursor: str | None, shape: re.Pattern[str] = OPAQUE_CURSOR) -> str | None:
+    """`cursor` when it has the shape this source's cursors have; InvalidCursorError, with nothing sent, if not."""
+    if cursor is not None and not shape.fullmatch(cursor):
+        raise InvalidCursorError(source)
+    return cursor
+
+
+def refuses_cursor(exc: ConnectorError) -> bool:
+    """Whether a vendor's error to a request carrying a caller's cursor means it refused that cursor:
+    a 400 or 422 (a malformed cursor) or a 404 (one that points nowhere)."""
+    if isinstance(exc, NotFoundError):
+        return True
+    return isinstance(exc, UpstreamError) and exc.status in (400, 422)

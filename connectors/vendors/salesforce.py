@@ -3,7 +3,11 @@
 Endpoints (on the org's My Domain, `https://<domain>.my.salesforce.com`):
 - `GET /services/data/vXX.X/query?q=<SOQL>`: Accounts whose Name or Website holds the query, and
   Opportunities of one Account with `IsClosed = false`; a long answer is continued through its
-  `nextRecordsUrl`;
+  `nextRecordsUrl`. The Accounts on one plan (`<plan field> = '<plan>'`, which SOQL compares without
+  regard to case) are paged by Id (`Id > '<last id>' ORDER BY Id`), the last Id being the cursor handed
+  back, so a segment of any size pages without OFFSET's 2,000-row ceiling. An Opportunity renews revenue
+  already counted when its `Type` names a renewal (orgs add a value such as "Renewal" or "Existing
+  Customer - Renewal" to the standard picklist);
 - `GET /services/oauth2/userinfo`: who the token belongs to (the doctor only).
 
 Auth: an OAuth 2.0 access token (Bearer) of the integration user: either given as is (it lives as long as
@@ -32,11 +36,18 @@ import httpx
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from connectors.errors import AuthError, NotFoundError, RateLimitedError, UpstreamError
+from connectors.errors import (
+    AuthError,
+    ConnectorError,
+    InvalidCursorError,
+    NotFoundError,
+    RateLimitedError,
+    UpstreamError,
+)
 from connectors.health import Health, probe
 from connectors.http.oauth import ClientCredentials, OAuth
 from connectors.http.upstream import Json, Policy, Upstream, paginate, parse, shape
-from connectors.models import Account, Deal
+from connectors.models import Account, Deal, Page
 from connectors.products import VendorSettings
 from connectors.vendors.crm_values import Places, amount_of, date_of, host_of, truthy
 
@@ -74,7 +85,9 @@ class SalesforceSettings(VendorSettings):
     arr_field: str | None = Field(
         default="ARR__c", description="Account field holding ARR (custom; not AnnualRevenue)."
     )
-    plan_field: str | None = Field(default="Plan__c", description="Account field holding the plan (custom).")
+    plan_field: str | None = Field(
+        default="Plan__c", description="Account field holding the plan (custom); segments are read from it."
+    )
     renewal_field: str | None = Field(default="Renewal_Date__c", description="Account date field of the renewal.")
     country_field: str | None = Field(default="BillingCountry", description="Account field holding the country.")
     timezone_field: str | None = Field(default=None, description="Account field holding an IANA time zone, if any.")
@@ -232,6 +245,7 @@ class Salesforce:
             auth=auth,
             secrets=secrets,
             credentials_hint=hint,
+            address_hint="ESCALATION_SALESFORCE_INSTANCE_URL and ESCALATION_SALESFORCE_API_VERSION",
             policy=policy or POLICY,
             transport=transport,
             describe=describe_error,
@@ -286,6 +300,29 @@ class Salesforce:
         with shape(self.name):
             return [self._account(r) for r in records]
 
+    async def accounts_on_plan(self, plan: str, *, limit: int = 100, cursor: str | None = None) -> Page[Account]:
+        """Accounts whose plan field equals `plan` (any case), by Id; the cursor is the last Id handed out."""
+        if cursor is not None and not RECORD_ID.fullmatch(cursor):
+            raise InvalidCursorError(self.name)
+        field = self._settings.plan_field
+        if field is None:
+            raise ConnectorError(
+                self.name,
+                f"cannot list a segment: no plan field is read; set {SalesforceSettings.variable('plan_field')} "
+                "to the API name of the Account field holding the plan",
+            )
+        if limit <= 0 or not plan.strip():
+            return Page[Account](items=[])
+        where = f"{field} = {soql_string(plan.strip())}"
+        if cursor is not None:
+            where += f" AND Id > {soql_string(cursor)}"
+        # One more than asked says whether another page exists without a second query.
+        soql = f"SELECT {', '.join(self._account_fields())} FROM Account WHERE {where} ORDER BY Id LIMIT {limit + 1}"
+        records = await self._query(soql, limit=limit + 1)
+        with shape(self.name):
+            accounts = [self._account(r) for r in records[:limit]]
+        return Page[Account](items=accounts, next_cursor=accounts[-1].id if len(records) > limit else None)
+
     def _account_fields(self) -> list[str]:
         s = self._settings
         wanted = ("Id", "Name", "Website", "Owner.Name", *(getattr(s, f) for f in CUSTOM_FIELDS))
@@ -314,7 +351,7 @@ class Salesforce:
         if not RECORD_ID.fullmatch(account_id):
             raise NotFoundError(self.name, f"no account with id {account_id!r} (not a Salesforce record id)")
         soql = (
-            "SELECT Id, Name, Amount, StageName, CloseDate FROM Opportunity "
+            "SELECT Id, Name, Amount, StageName, CloseDate, Type FROM Opportunity "
             f"WHERE AccountId = {soql_string(account_id)} AND IsClosed = false ORDER BY CloseDate, Name"
         )
         records = await self._query(soql, limit=QUERY_BATCH * DEAL_PAGES)
@@ -327,6 +364,7 @@ class Salesforce:
                     amount=amount_of(_text(r, "Amount")),
                     stage=_text(r, "StageName") or "unknown",
                     close_date=date_of(_text(r, "CloseDate")),
+                    renewal="renewal" in (_text(r, "Type") or "").lower(),
                 )
                 for r in records
             ]

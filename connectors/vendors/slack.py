@@ -3,7 +3,9 @@
 Endpoints (Web API, `https://slack.com/api/<method>`):
 - `GET search.messages?query=&count=&page=&sort=score`: a USER token (xoxp-) with `search:read`;
   bot tokens cannot search. Matches carry `channel{id,name}`, `user`/`username`, `text`, `ts` and
-  `permalink`; pages are `paging{count,total,page,pages}` (`count` at most 100).
+  `permalink`; pages are `paging{count,total,page,pages}` and `pagination{per_page,total_count,
+  page,page_count}` (`count` at most 100). Slack may apply a smaller page than asked: the page size and
+  totals it reports are what the adapter pages by, never the size it asked for.
 - `POST chat.postMessage` with a JSON body (`channel` as an ID or a name, `text`): the BOT token
   (xoxb-, `chat:write`) when one is set, else the user token (the message then shows as that user).
   No idempotency key exists, so the write is never retried once sent; `Receipts` covers retries.
@@ -17,14 +19,23 @@ second per channel; a 429 carries Retry-After, which `Upstream` honours. We pace
 a burst of 10, so one sentence searched word by word never trips the limit.
 
 Slack search ANDs the words of a query and has no OR, so a sentence would find nothing: a
-single-word query is paged natively; with several key words we search each word alone (concurrently)
-and rank the union by how many of the words found a message, then by Slack's own order.
+single-word query is paged natively (the cursor is an offset into Slack's order); with several key
+words we search each word alone (concurrently) and rank the union by how many of the words found a
+message, then by Slack's own order. The union is read in layers: layer 1 is every word's first page,
+layer d adds every word's page d and holds only the messages earlier layers did not, ranked; the cursor
+(`<layer>.<offset>`) moves to the next layer while any word has pages left, so every match of every
+word is reachable, none twice. Past `MAX_LAYERS` pages per word the search stops and says so in the log.
+
+The requests of one search are one operation to the circuit breaker: a search that failed on every
+word counts as one failure, so a Slack that recovered is asked again at once.
 """
 
 from __future__ import annotations
 
+import logging
+import math
 import re
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import cast
 from urllib.parse import parse_qs, urlsplit
@@ -34,7 +45,14 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
-from connectors.errors import AuthError, ConnectorError, NotFoundError, RateLimitedError, UpstreamError
+from connectors.errors import (
+    AuthError,
+    ConnectorError,
+    InvalidCursorError,
+    NotFoundError,
+    RateLimitedError,
+    UpstreamError,
+)
 from connectors.health import Health, probe
 from connectors.http.idempotency import Receipts
 from connectors.http.upstream import Json, Policy, Upstream, paginate, parse, retry_after_of
@@ -42,8 +60,11 @@ from connectors.models import Message, Page, WriteReceipt
 from connectors.products import VendorSettings
 from connectors.vendors.query import keywords
 
+log = logging.getLogger(__name__)
+
 BASE_URL = "https://slack.com/api"
 MAX_COUNT = 100  # search.messages' largest page
+MAX_LAYERS = 20  # pages read per word of a sentence: 2,000 matches a word at Slack's largest page
 TERMS = 4  # words searched one by one for a sentence: each costs one Tier 2 call
 POLICY = Policy(rate=20 / 60, burst=10)
 
@@ -109,12 +130,36 @@ class _Match(_Vendor):
 
 
 class _Paging(_Vendor):
+    count: int | None = None
     total: int = 0
+    page: int | None = None
+    pages: int | None = None
+
+
+class _Pagination(_Vendor):
+    per_page: int | None = None
+    total_count: int = 0
+    page: int | None = None
+    page_count: int | None = None
 
 
 class _Messages(_Vendor):
     matches: list[_Match] = []
     paging: _Paging = Field(default_factory=_Paging)
+    pagination: _Pagination = Field(default_factory=_Pagination)
+    total: int = 0
+
+    def per_page(self, asked: int) -> int:
+        """The page size Slack applied (it may be smaller than the one asked for)."""
+        applied = self.paging.count or self.pagination.per_page or asked
+        return max(1, min(applied, asked))
+
+    def matches_total(self) -> int:
+        return max(self.paging.total, self.pagination.total_count, self.total, len(self.matches))
+
+    def page_count(self, asked: int) -> int:
+        reported = self.paging.pages or self.pagination.page_count
+        return reported or max(1, math.ceil(self.matches_total() / self.per_page(asked)))
 
 
 class _Search(_Vendor):
@@ -148,12 +193,25 @@ def _describe(body: Json) -> str | None:
     return None
 
 
+_OFFSET = re.compile(r"\d{1,9}")  # a single word's cursor: an offset into Slack's order
+_LAYERED = re.compile(r"([1-9]\d?)\.(\d{1,9})")  # a sentence's cursor: `<layer>.<offset>`
+
+
 def _offset(cursor: str | None) -> int:
     if cursor is None:
         return 0
-    if not cursor.isdigit():
-        raise ValueError(f"cursor {cursor!r} was not issued by the Slack adapter")
+    if not _OFFSET.fullmatch(cursor):
+        raise InvalidCursorError("slack")
     return int(cursor)
+
+
+def _layer_offset(cursor: str | None) -> tuple[int, int]:
+    if cursor is None:
+        return 1, 0
+    layered = _LAYERED.fullmatch(cursor)
+    if layered is None or int(layered.group(1)) > MAX_LAYERS:
+        raise InvalidCursorError("slack")
+    return int(layered.group(1)), int(layered.group(2))
 
 
 def window(offset: int, size: int) -> tuple[int, int, int]:
@@ -233,6 +291,9 @@ def _first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
     return next((e for e in flat if isinstance(e, ConnectorError)), flat[0])
 
 
+_Fetched = tuple[list[Message], str | None]
+
+
 class Slack:
     """The chat port over one Slack workspace."""
 
@@ -256,6 +317,7 @@ class Slack:
             headers={"authorization": f"Bearer {token}"},
             secrets=[token, bot or ""],
             credentials_hint="ESCALATION_SLACK_TOKEN and its scopes (CONNECTORS.md)",
+            address_hint="ESCALATION_SLACK_BASE_URL",
             policy=policy or POLICY,
             transport=transport,
             describe=_describe,
@@ -309,49 +371,94 @@ class Slack:
 
     async def search_messages(self, query: str, *, limit: int = 10, cursor: str | None = None) -> Page[Message]:
         words = keywords(query, limit=TERMS)
-        start = _offset(cursor)
+        single = len(words) <= 1
+        start = str(_offset(cursor)) if single else "{}.{}".format(*_layer_offset(cursor))  # refuse a forged one
         if not words or limit <= 0:  # Slack cannot search for nothing; listing every channel is not a search
             return Page[Message](items=[], next_cursor=None)
+        operation = self._api.operation()
+        fetch = self._one_word(words[0], operation) if single else self._many_words(words, operation)
+        return await paginate(fetch, limit=limit, cursor=start, page_size=MAX_COUNT)
 
-        async def one_word(after: str | None, size: int) -> tuple[list[Message], str | None]:
+    def _one_word(self, word: str, operation: int) -> Callable[[str | None, int], Awaitable[_Fetched]]:
+        applied: int | None = None  # the page size Slack turned out to use, once known
+
+        async def fetch(after: str | None, size: int) -> _Fetched:
+            nonlocal applied
             offset = _offset(after)
-            count, page, skip = window(offset, size)
-            found = await self._search(words[0], count=count, page=page)
+            if applied is None:
+                count, page, skip = window(offset, size)
+            else:
+                count, page, skip = applied, offset // applied + 1, offset % applied
+            found = await self._search(word, count=count, page=page, operation=operation)
+            if found.per_page(count) < count:  # a smaller page than asked: read the one that holds `offset`
+                applied = found.per_page(count)
+                wanted, skip = offset // applied + 1, offset % applied
+                if wanted != page:
+                    page = wanted
+                    found = await self._search(word, count=applied, page=page, operation=operation)
             taken = found.matches[skip : skip + size]
-            more = offset + len(taken) < found.paging.total and bool(taken)
-            return [_message(m) for m in taken], str(offset + len(taken)) if more else None
+            end = offset + len(taken)
+            # Slack's own totals decide whether more remain; an empty page short of them still hands back a
+            # cursor, so the caller sees `truncated` rather than a silently short answer.
+            more = end < found.matches_total() and (bool(taken) or page < found.page_count(count))
+            return [_message(m) for m in taken], str(end) if more else None
 
-        async def many_words(after: str | None, size: int) -> tuple[list[Message], str | None]:
-            # Each word's first 100 matches, fetched whole every time, so the ranked union is the
-            # same list on every page and an offset into it never skips or repeats.
-            offset = _offset(after)
-            merged = rank(await self._search_each(words))
-            taken = merged[offset : offset + size]
-            more = offset + len(taken) < len(merged)
-            return [_message(m) for m in taken], str(offset + len(taken)) if more else None
+        return fetch
 
-        fetch = one_word if len(words) == 1 else many_words
-        return await paginate(fetch, limit=limit, cursor=str(start), page_size=MAX_COUNT)
+    def _many_words(self, words: list[str], operation: int) -> Callable[[str | None, int], Awaitable[_Fetched]]:
+        pages: dict[tuple[str, int], _Messages] = {}  # this search's pages, so no page is asked for twice
 
-    async def _search(self, word: str, *, count: int, page: int) -> _Messages:
+        async def read(wanted: list[tuple[str, int]]) -> None:
+            missing = [w for w in wanted if w not in pages]
+
+            async def one(word: str, page: int) -> None:
+                pages[word, page] = await self._search(word, count=MAX_COUNT, page=page, operation=operation)
+
+            try:
+                async with anyio.create_task_group() as group:
+                    for word, page in missing:
+                        group.start_soon(one, word, page)
+            except BaseExceptionGroup as failed:
+                raise _first_error(failed) from None
+
+        async def layer(depth: int) -> tuple[list[_Match], bool]:
+            """The messages first found at `depth` pages per word, ranked; and whether any word has more pages."""
+            await read([(w, 1) for w in words])
+            last = {w: min(depth, pages[w, 1].page_count(MAX_COUNT)) for w in words}
+            await read([(w, p) for w in words for p in range(2, last[w] + 1)])
+
+            def upto(d: int) -> list[list[_Match]]:
+                return [[m for p in range(1, min(d, last[w]) + 1) for m in pages[w, p].matches] for w in words]
+
+            seen = {(m.channel.id, m.ts) for m in rank(upto(depth - 1))} if depth > 1 else set[tuple[str, str]]()
+            fresh = [m for m in rank(upto(depth)) if (m.channel.id, m.ts) not in seen]
+            deeper = any(pages[w, 1].page_count(MAX_COUNT) > depth for w in words)
+            return fresh, deeper
+
+        async def fetch(after: str | None, size: int) -> _Fetched:
+            depth, offset = _layer_offset(after)
+            fresh, deeper = await layer(depth)
+            while offset >= len(fresh) and deeper and depth < MAX_LAYERS:  # this layer is used up: the next
+                depth, offset = depth + 1, 0
+                fresh, deeper = await layer(depth)
+            taken = fresh[offset : offset + size]
+            end = offset + len(taken)
+            if end < len(fresh):
+                return [_message(m) for m in taken], f"{depth}.{end}"
+            if deeper and depth < MAX_LAYERS:
+                return [_message(m) for m in taken], f"{depth + 1}.0"
+            if deeper:
+                log.warning("slack: a sentence search stopped after %d pages of each word; narrow it", MAX_LAYERS)
+            return [_message(m) for m in taken], None
+
+        return fetch
+
+    async def _search(self, word: str, *, count: int, page: int, operation: int | None = None) -> _Messages:
         params: dict[str, str | int] = {"query": word, "count": count, "page": page, "sort": "score"}
         if self._team_id:
             params["team_id"] = self._team_id
-        return parse(self.name, _Search, await self._api.get("/search.messages", params=params)).messages
-
-    async def _search_each(self, words: list[str]) -> list[list[_Match]]:
-        results: list[list[_Match]] = [[] for _ in words]
-
-        async def one(index: int, word: str) -> None:
-            results[index] = (await self._search(word, count=MAX_COUNT, page=1)).matches
-
-        try:
-            async with anyio.create_task_group() as group:
-                for index, word in enumerate(words):
-                    group.start_soon(one, index, word)
-        except BaseExceptionGroup as failed:
-            raise _first_error(failed) from None
-        return results
+        answer = await self._api.get("/search.messages", params=params, operation=operation)
+        return parse(self.name, _Search, answer).messages
 
     async def post_message(self, channel: str, text: str, *, idempotency_key: str) -> WriteReceipt:
         as_bot = {"authorization": f"Bearer {self._bot}"} if self._bot else {}

@@ -48,7 +48,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 from pydantic.alias_generators import to_camel
 from pydantic_settings import SettingsConfigDict
 
-from connectors.errors import AuthError, ConnectorError, NotFoundError
+from connectors.errors import AuthError, ConnectorError, InvalidCursorError, NotFoundError
 from connectors.health import Health, probe
 from connectors.http.idempotency import Receipts
 from connectors.http.oauth import OAuth, RefreshToken
@@ -254,10 +254,11 @@ def _describe(body: Json) -> str | None:
 
 
 def _offset(cursor: str | None) -> int:
+    """The result offset a cursor holds (Microsoft Search pages with `from`, so an offset is all it takes)."""
     if cursor is None:
         return 0
-    if not cursor.isdigit():
-        raise ValueError(f"cursor {cursor!r} was not issued by the Teams adapter")
+    if not re.fullmatch(r"\d{1,6}", cursor):
+        raise InvalidCursorError("teams")
     return int(cursor)
 
 
@@ -430,6 +431,7 @@ class Teams:
             auth=self._auth,
             secrets=secrets,
             credentials_hint=f"{self._variable} and its scopes (CONNECTORS.md)",
+            address_hint="ESCALATION_TEAMS_BASE_URL",
             policy=policy or POLICY,
             transport=transport,
             describe=_describe,
@@ -514,7 +516,7 @@ class Teams:
         if key in self._labels:
             return self._labels[key]
         try:
-            answer = await self._api.get(path)
+            answer = await self._api.get(path, lookup=True)
             chat = path.startswith("/chats/")
             label = parse(self.name, _Chat, answer).topic if chat else parse(self.name, _Channel, answer).display_name
         except (AuthError, NotFoundError):
@@ -530,7 +532,8 @@ class Teams:
             team, channel_id = await self._where(channel)
             body = {"body": {"contentType": "html", "content": as_html(text)}}
             path = f"/teams/{_segment(team)}/channels/{_segment(channel_id)}/messages"
-            posted = parse(self.name, _ChatMessage, await self._api.post(path, json=body, idempotent=False))
+            answer = await self._api.post(path, json=body, idempotent=False, lookup=True)
+            posted = parse(self.name, _ChatMessage, answer)
             return WriteReceipt(id=f"{channel_id}/{posted.id}", url=posted.web_url)
 
         return await self._receipts.once(idempotency_key, write)
@@ -570,7 +573,7 @@ class Teams:
         return self._team, found
 
     async def _list_channels(self, team: str) -> None:
-        answer = await self._api.get(f"/teams/{_segment(team)}/channels")
+        answer = await self._api.get(f"/teams/{_segment(team)}/channels", lookup=True)
         for listed in parse(self.name, _Channels, answer).value:
             if listed.display_name:
                 self._channel_ids[listed.display_name.casefold()] = listed.id

@@ -29,7 +29,7 @@ import httpx
 from pydantic import AwareDatetime, BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
-from connectors.errors import AuthError
+from connectors.errors import AuthError, ConnectorError, InvalidCursorError
 from connectors.health import Health, probe
 from connectors.http.idempotency import Receipts
 from connectors.http.upstream import Json, Policy, Upstream, paginate, parse
@@ -182,6 +182,8 @@ class Zendesk:
     ) -> None:
         self._settings = settings
         self._base = (settings.base_url or f"https://{settings.subdomain}.zendesk.com").rstrip("/")
+        # Links are for people: always the account's own agent view, even when calls go through a proxy.
+        self._web = f"https://{settings.subdomain}.zendesk.com"
         credential = f"{settings.email}/token:{settings.token.get_secret_value()}"
         encoded = base64.b64encode(credential.encode()).decode()
         per_second = settings.rate_limit / 60
@@ -191,6 +193,7 @@ class Zendesk:
             headers={"authorization": f"Basic {encoded}"},
             secrets=[settings.token.get_secret_value(), encoded],
             credentials_hint="ESCALATION_ZENDESK_TOKEN and its scopes (CONNECTORS.md)",
+            address_hint="ESCALATION_ZENDESK_SUBDOMAIN",
             policy=policy or Policy(rate=per_second, burst=max(1, min(10, int(per_second * 3)))),
             transport=transport,
             describe=_describe,
@@ -221,13 +224,20 @@ class Zendesk:
         limit: int = 10,
         cursor: str | None = None,
     ) -> Page[Ticket]:
+        text_query.checked_cursor(self.name, cursor)
         search = _search_query(text_query.keywords(query), customer, since)
 
         async def fetch(after: str | None, size: int) -> tuple[list[Ticket], str | None]:
             params: dict[str, str | int] = {"query": search, "filter[type]": "ticket", "page[size]": size}
             if after:
                 params["page[after]"] = after
-            page = parse(self.name, _ExportPage, await self._api.get("/api/v2/search/export", params=params))
+            try:
+                answer = await self._api.get("/api/v2/search/export", params=params)
+            except ConnectorError as exc:
+                if after is not None and after == cursor and text_query.refuses_cursor(exc):
+                    raise InvalidCursorError(self.name) from None
+                raise
+            page = parse(self.name, _ExportPage, answer)
             tickets = await self._tickets(page.results)
             return tickets, page.meta.after_cursor if page.meta.has_more else None
 
@@ -238,7 +248,7 @@ class Zendesk:
         shown = parse(
             self.name,
             _Shown,
-            await self._api.get(f"/api/v2/tickets/{number}", params={"include": "users,organizations"}),
+            await self._api.get(f"/api/v2/tickets/{number}", params={"include": "users,organizations"}, lookup=True),
         )
         self._remember(shown.organizations)
         users = {u.id: u for u in shown.users if u.id is not None}
@@ -255,7 +265,9 @@ class Zendesk:
             if after:
                 params["page[after]"] = after
             page = parse(
-                self.name, _Comments, await self._api.get(f"/api/v2/tickets/{ticket.id}/comments", params=params)
+                self.name,
+                _Comments,
+                await self._api.get(f"/api/v2/tickets/{ticket.id}/comments", params=params, lookup=True),
             )
             raw.extend(page.comments)
             users.update({u.id: u for u in page.users if u.id is not None})
@@ -309,7 +321,7 @@ class Zendesk:
             created_at=t.created_at,
             updated_at=t.updated_at,
             tags=t.tags,
-            url=f"{self._base}/agent/tickets/{t.id}",
+            url=f"{self._web}/agent/tickets/{t.id}",
         )
 
     # -- writes -------------------------------------------------------------------------------
@@ -326,12 +338,13 @@ class Zendesk:
                 json={"ticket": {"comment": {"body": body, "public": False}}},
                 headers={"idempotency-key": idempotency_key},
                 idempotent=False,
+                lookup=True,
             )
             updated = parse(self.name, _Updated, answer)
             audit = updated.audit or _Audit()
             note = next((e.id for e in audit.events if e.type == "Comment" and e.id is not None), None)
             rid = str(note) if note is not None else f"{number}#audit-{audit.id}"
-            return WriteReceipt(id=rid, url=f"{self._base}/agent/tickets/{number}")
+            return WriteReceipt(id=rid, url=f"{self._web}/agent/tickets/{number}")
 
         return await self._receipts.once(idempotency_key, write)
 

@@ -36,7 +36,10 @@ ACCOUNTS = [
 ]
 DEALS = [
     Deal(id="5001", account_id="1001", name="Globex expansion", amount=80_000, stage="negotiation"),
-    Deal(id="5002", account_id="1001", name="Globex 2025 renewal", amount=200_000, stage="closed_won"),
+    Deal(id="5002", account_id="1001", name="Globex 2025 renewal", amount=200_000, stage="closed_won", renewal=True),
+    Deal(
+        id="5003", account_id="1003", name="Acme Corp 2027 renewal", amount=120_000, stage="negotiation", renewal=True
+    ),
 ]
 TICKETS = [
     Ticket(

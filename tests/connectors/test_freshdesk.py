@@ -12,7 +12,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from connectors.errors import ConnectorError, NotFoundError, UpstreamError
+from connectors.errors import InvalidCursorError, NotFoundError, UpstreamError
 from connectors.products import ConfigError, load_settings
 from connectors.vendors.freshdesk import Freshdesk, FreshdeskSettings, next_page
 from tests.connectors.fakes.base import FAST, json_response
@@ -165,7 +165,7 @@ async def test_a_cursor_this_adapter_did_not_make_is_refused_without_asking(
 ):
     adapter, fake = freshdesk
 
-    with pytest.raises(ConnectorError, match="cursor"):
+    with pytest.raises(InvalidCursorError, match="start again without a cursor"):
         await adapter.search_tickets("export", cursor="eyJvIjogMn0=")
 
     assert fake.requests == []
@@ -336,7 +336,20 @@ async def test_base_url_sends_requests_elsewhere():
     await adapter.aclose()
 
     assert str(fake.requests[0].url).startswith("http://127.0.0.1:9/api/v2/tickets?")
-    assert page.items[0].url == "http://127.0.0.1:9/a/tickets/103"
+    # A link is for a person: the helpdesk's agent view, never the proxy the API calls go through.
+    assert page.items[0].url == f"https://{DOMAIN}.freshdesk.com/a/tickets/103"
+
+
+async def test_a_ticket_links_to_the_agent_view_and_a_404_on_the_listing_names_the_domain_setting():
+    adapter, fake = make(SCENARIO.shifted_to(ANCHOR))
+
+    ticket = await adapter.get_ticket("101")
+    fake.fail_next(json_response(404, {"code": "invalid_domain", "message": "Invalid domain"}))
+    with pytest.raises(NotFoundError, match="check ESCALATION_FRESHDESK_DOMAIN"):
+        await adapter.search_tickets("export")
+    await adapter.aclose()
+
+    assert ticket.url == f"https://{DOMAIN}.freshdesk.com/a/tickets/101"
 
 
 def test_the_next_page_is_read_from_the_link_header_as_freshdesk_spaces_it():

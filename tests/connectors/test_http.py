@@ -28,7 +28,7 @@ from connectors.errors import (
     UpstreamError,
 )
 from connectors.http.breaker import CircuitOpen
-from connectors.http.upstream import Headroom, Json, Upstream, headroom_of, paginate, retry_after_of
+from connectors.http.upstream import Headroom, Json, Upstream, headroom_of, paginate, retry_after_of, shape
 from tests.connectors.fakes.base import FAST
 from tests.connectors.loopback import (
     Fails,
@@ -132,7 +132,8 @@ async def test_a_read_that_keeps_failing_surfaces_the_status_after_every_attempt
 async def test_a_refused_connection_is_retried_then_reported_naming_the_host(caplog: pytest.LogCaptureFixture):
     caplog.set_level(logging.INFO, logger="connectors.http.upstream")
     async with refused() as url, opened(url) as api:
-        with pytest.raises(UpstreamError, match=r"could not reach 127\.0\.0\.1 \(ConnectError\)"):
+        refused_words = r"could not reach 127\.0\.0\.1 \(the connection was refused or the host is unknown\)"
+        with pytest.raises(UpstreamError, match=refused_words):
             await api.get("/items")
 
     assert len(retries(caplog)) == FAST.attempts - 1
@@ -412,13 +413,34 @@ async def test_the_breaker_opens_after_consecutive_failures_and_then_fails_fast_
     assert up.hits["/items"] == 3
 
 
-async def test_failures_are_counted_per_attempt_so_one_call_can_open_the_breaker():
+async def test_one_call_counts_once_however_many_retries_it_made_so_it_cannot_open_the_breaker_alone():
     async with serve(Fails(500)) as up, opened(up.url, attempts=4, breaker_failures=3, breaker_cooldown=60) as api:
-        with pytest.raises(UpstreamError):
+        with pytest.raises(UpstreamError, match="HTTP 500"):
             await api.get("/items")
+        assert up.hits["/items"] == 4  # every retry went out
+        assert api.breaker_state == "closed"
 
-    assert api.breaker_state == "open"
-    assert up.hits["/items"] == 3
+        up.mode = Healthy()
+        assert await api.get("/items") == OK
+
+
+async def test_concurrent_requests_of_one_operation_count_as_one_failure():
+    async with serve(Fails(500)) as up, opened(up.url, attempts=1, breaker_failures=2, breaker_cooldown=60) as api:
+        operation = api.operation()
+
+        async def one() -> None:
+            with pytest.raises(UpstreamError):
+                await api.get("/items", operation=operation)
+
+        async with anyio.create_task_group() as group:
+            for _ in range(4):
+                group.start_soon(one)
+        assert up.hits["/items"] == 4
+        assert api.breaker_state == "closed"
+
+        with pytest.raises(UpstreamError):
+            await api.get("/items")  # a second, separate failure: now two in a row
+        assert api.breaker_state == "open"
 
 
 async def test_a_success_resets_the_count_of_consecutive_failures():
@@ -432,14 +454,6 @@ async def test_a_success_resets_the_count_of_consecutive_failures():
                     await api.get("/items")
 
         assert api.breaker_state == "closed"
-
-
-async def test_a_call_stopped_by_the_breaker_its_retries_opened_still_names_the_failure_they_met():
-    async with serve(Fails(500)) as up, opened(up.url, attempts=4, breaker_failures=3, breaker_cooldown=60) as api:
-        with pytest.raises(UpstreamError) as raised:
-            await api.get("/items")
-
-    assert "HTTP 500" in str(raised.value)
 
 
 async def test_the_breaker_half_opens_after_the_cooldown_and_a_successful_trial_closes_it():
@@ -676,6 +690,28 @@ async def test_a_page_of_html_instead_of_json_is_an_upstream_error_saying_not_js
 
     assert "<html>" not in str(raised.value)  # never the body itself
     assert up.hits["/items"] == FAST.attempts  # a read retries it: a proxy's error page is often passing
+
+
+async def test_unreadable_and_unreachable_upstreams_raise_the_public_error_type_with_plain_words():
+    async with serve(Garbage()) as up, opened(up.url) as api:
+        with pytest.raises(UpstreamError) as garbled:
+            await api.get("/items")
+    async with refused() as url, opened(url) as api:
+        with pytest.raises(UpstreamError) as unreachable:
+            await api.get("/items")
+
+    for raised in (garbled, unreachable):
+        # The server names an error by its type; only the public tree may show (no `_Garbage`, `ConnectError`).
+        assert type(raised.value) is UpstreamError
+        assert raised.value.kind == "vendor failed"
+        assert "Error" not in str(raised.value)
+
+
+def test_a_payload_in_an_unexpected_shape_is_described_without_python_exception_names():
+    with pytest.raises(UpstreamError) as raised, shape("acme"):
+        {"results": []}["paging"]
+
+    assert str(raised.value) == "acme: answered in an unexpected shape (no field 'paging')"
 
 
 async def test_a_page_of_html_after_a_write_is_not_resent():

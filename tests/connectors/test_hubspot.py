@@ -8,7 +8,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from connectors.errors import AuthError, NotFoundError, RateLimitedError
+from connectors.errors import AuthError, ConnectorError, NotFoundError, RateLimitedError
 from connectors.products import ConfigError, load_settings
 from connectors.vendors.crm_values import Places, date_of
 from connectors.vendors.hubspot import HubSpot, HubSpotSettings
@@ -175,9 +175,9 @@ async def test_deal_associations_are_followed_across_pages():
 async def test_deals_are_read_in_batches_of_one_hundred():
     adapter, fake = make(scenario())
     for i in range(150):
-        fake.add_deal(str(7000 + i), "1003", dealname=f"Acme seat pack {i:03}", dealstage="qualifiedtobuy")
+        fake.add_deal(str(7000 + i), "1002", dealname=f"Initech seat pack {i:03}", dealstage="qualifiedtobuy")
 
-    deals = await adapter.open_deals("1003")
+    deals = await adapter.open_deals("1002")
 
     reads = [body_of(r) for r in fake.requests if r.url.path == "/crm/v3/objects/deals/batch/read"]
     assert [len(b["inputs"]) for b in reads] == [100, 50]
@@ -272,3 +272,47 @@ def test_time_zone_values_become_iana_names_or_nothing(value: str, zone: str | N
 )  # fmt: skip
 def test_date_values_are_read_in_each_form_hubspot_uses(value: str, day: date | None):
     assert date_of(value) == day
+
+
+async def test_a_segment_filters_the_configured_plan_property_with_eq_and_pages_by_record_id():
+    fake = FakeHubSpot(scenario())
+    for i in range(3):
+        fake.add_company(str(9100 + i), name=f"Tiered {i}", tier="Scale", hs_object_id=str(9100 + i))
+    settings = HubSpotSettings(token=SecretStr(TOKEN), plan_property="tier")
+    adapter = HubSpot(settings, policy=FAST, transport=fake.transport())
+
+    first = await adapter.accounts_on_plan("scale", limit=2)
+    rest = await adapter.accounts_on_plan("scale", limit=2, cursor=first.next_cursor)
+
+    assert [a.name for a in first.items + rest.items] == ["Tiered 0", "Tiered 1", "Tiered 2"]
+    assert rest.next_cursor is None
+    body = body_of(searches(fake)[0])
+    assert body["filterGroups"] == [
+        {"filters": [{"propertyName": "tier", "operator": "EQ", "value": spelling}]}
+        for spelling in ("scale", "SCALE", "Scale")
+    ]
+    assert body["sorts"] == [{"propertyName": "hs_object_id", "direction": "ASCENDING"}]
+    assert body_of(searches(fake)[1])["after"] == first.next_cursor
+
+
+async def test_a_segment_without_a_plan_property_names_the_variable_to_set():
+    settings = HubSpotSettings(token=SecretStr(TOKEN), plan_property="")
+    fake = FakeHubSpot(scenario())
+    adapter = HubSpot(settings, policy=FAST, transport=fake.transport())
+
+    with pytest.raises(ConnectorError, match="ESCALATION_HUBSPOT_PLAN_PROPERTY"):
+        await adapter.accounts_on_plan("Enterprise")
+    assert fake.requests == []
+
+
+@pytest.mark.parametrize(
+    ("deal_type", "renewal"),
+    [("existingbusiness", True), ("newbusiness", False), ("renewal", True), ("Contract_Renewal", True), (None, False)],
+)
+async def test_a_deal_is_a_renewal_by_its_deal_type(deal_type: str | None, renewal: bool):
+    adapter, fake = make(scenario())
+    fake.add_deal("8001", "1002", dealname="Initech deal", dealstage="qualifiedtobuy", dealtype=deal_type)
+
+    [deal] = await adapter.open_deals("1002")
+
+    assert deal.renewal is renewal

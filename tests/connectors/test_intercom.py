@@ -278,3 +278,72 @@ def test_an_unknown_region_is_refused(monkeypatch: pytest.MonkeyPatch):
 
     with pytest.raises(ConfigError, match="ESCALATION_INTERCOM_REGION is invalid"):
         load_settings(IntercomSettings)
+
+
+def adapter_on(fake: FakeIntercom, *, version: str = "2.14", region: Region = "us") -> Intercom:
+    settings = IntercomSettings(token=SecretStr(TOKEN), admin_id=ADMIN_ID, api_version=version, region=region)
+    return Intercom(settings, policy=FAST, transport=fake.transport())
+
+
+async def test_on_2_14_the_customer_comes_from_the_conversations_contact_and_its_companies():
+    fake = FakeIntercom(SCENARIO.shifted_to(ANCHOR))
+    adapter = adapter_on(fake, version="2.14")
+
+    page = await adapter.search_tickets("export", limit=20)
+    await adapter.aclose()
+
+    assert {t.id: t.customer for t in page.items} == {
+        "101": "Globex",
+        "102": "Initech",
+        "104": "Acme Corp",
+        "105": "Globex",
+        "107": "Initech",
+    }
+    assert any(r.url.path.startswith("/contacts/") for r in fake.requests)
+
+
+async def test_on_2_15_the_customer_is_the_company_object_the_conversation_carries():
+    fake = FakeIntercom(SCENARIO.shifted_to(ANCHOR))
+    adapter = adapter_on(fake, version="2.15")
+
+    ticket = await adapter.get_ticket("104")
+    await adapter.aclose()
+
+    assert ticket.customer == "Acme Corp"
+    assert not [r for r in fake.requests if r.url.path.startswith(("/contacts/", "/companies/"))]
+
+
+async def test_an_older_answer_with_a_company_id_still_names_the_customer():
+    fake = FakeIntercom(SCENARIO.shifted_to(ANCHOR))
+    fake.legacy_company_id = True
+    adapter = adapter_on(fake, version="2.14")
+
+    ticket = await adapter.get_ticket("102")
+    await adapter.aclose()
+
+    assert ticket.customer == "Initech"
+    assert not [r for r in fake.requests if r.url.path.startswith("/contacts/")]
+
+
+@pytest.mark.parametrize(
+    ("region", "app_host"),
+    [("us", "https://app.intercom.com"), ("eu", "https://app.eu.intercom.com"), ("au", "https://app.au.intercom.com")],
+)
+async def test_a_ticket_links_to_the_conversation_in_the_inbox_not_the_api(region: Region, app_host: str):
+    fake = FakeIntercom(SCENARIO.shifted_to(ANCHOR))
+    adapter = adapter_on(fake, region=region)
+
+    ticket = await adapter.get_ticket("101")
+    await adapter.aclose()
+
+    assert ticket.url == f"{app_host}/a/inbox/ecahpwf5/inbox/conversation/101"
+
+
+async def test_a_ticket_has_no_link_when_the_token_may_not_read_its_admin(intercom: tuple[Intercom, FakeIntercom]):
+    adapter, fake = intercom
+    fake.admin_readable = False
+
+    ticket = await adapter.get_ticket("101")
+
+    assert ticket.url is None
+    assert ticket.customer == "Globex"

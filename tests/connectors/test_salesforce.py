@@ -8,7 +8,7 @@ import anyio
 import pytest
 from pydantic import SecretStr
 
-from connectors.errors import AuthError, NotFoundError, RateLimitedError, UpstreamError
+from connectors.errors import AuthError, ConnectorError, NotFoundError, RateLimitedError, UpstreamError
 from connectors.products import ConfigError, load_settings
 from connectors.vendors.salesforce import Salesforce, SalesforceSettings, soql_contains, soql_string
 from connectors.workspace import Workspace
@@ -461,3 +461,61 @@ def test_client_credentials_alone_are_enough_and_stay_secret(monkeypatch: pytest
     assert settings.token is None
     assert settings.client_id == CLIENT_ID
     assert CLIENT_SECRET not in repr(settings)
+
+
+async def test_a_segment_is_one_soql_query_on_the_plan_field_with_the_plan_escaped():
+    adapter, fake = make(scenario())
+
+    await adapter.accounts_on_plan("O'Brien \\ Enterprise", limit=10)
+
+    assert queries(fake) == [
+        "SELECT Id, Name, Website, Owner.Name, ARR__c, Plan__c, Renewal_Date__c, BillingCountry FROM Account "
+        "WHERE Plan__c = 'O\\'Brien \\\\ Enterprise' ORDER BY Id LIMIT 11"
+    ]
+
+
+async def test_a_segment_continues_after_the_last_id_it_handed_out():
+    fake = FakeSalesforce(scenario())
+    for i in range(3):
+        fake.add("Account", Id=record_id("001", str(2000 + i)), Name=f"Scale {i}", Plan__c="Scale")
+    adapter = adapter_for(fake)
+
+    first = await adapter.accounts_on_plan("SCALE", limit=2)
+    rest = await adapter.accounts_on_plan("SCALE", limit=2, cursor=first.next_cursor)
+
+    assert [a.name for a in first.items + rest.items] == ["Scale 0", "Scale 1", "Scale 2"]
+    assert first.next_cursor == record_id("001", "2001")
+    assert rest.next_cursor is None
+    assert queries(fake)[1].endswith(f"WHERE Plan__c = 'SCALE' AND Id > '{first.next_cursor}' ORDER BY Id LIMIT 3")
+
+
+async def test_a_segment_without_a_plan_field_names_the_variable_to_set():
+    fake = FakeSalesforce(scenario())
+    adapter = adapter_for(fake, plan_field=None)
+
+    with pytest.raises(ConnectorError, match="ESCALATION_SALESFORCE_PLAN_FIELD"):
+        await adapter.accounts_on_plan("Enterprise")
+
+
+@pytest.mark.parametrize(
+    ("opportunity_type", "renewal"),
+    [("Renewal", True), ("Existing Customer - Renewal", True), ("Existing Customer - Upgrade", False), (None, False)],
+)
+async def test_an_opportunity_is_a_renewal_when_its_type_says_so(opportunity_type: str | None, renewal: bool):
+    fake = FakeSalesforce(scenario())
+    fake.add(
+        "Opportunity",
+        Id=record_id("006", "8001"),
+        Name="Initech deal",
+        StageName="Prospecting",
+        CloseDate="2027-01-01",
+        AccountId=record_id("001", "1002"),
+        IsClosed=False,
+        IsWon=False,
+        Type=opportunity_type,
+    )
+    adapter = adapter_for(fake)
+
+    [deal] = await adapter.open_deals(record_id("001", "1002"))
+
+    assert deal.renewal is renewal

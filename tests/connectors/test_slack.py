@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 from pydantic import SecretStr
 
-from connectors.errors import AuthError, NotFoundError, UpstreamError
+from connectors.errors import AuthError, InvalidCursorError, NotFoundError, UpstreamError
 from connectors.products import ConfigError, load_settings
 from connectors.vendors.slack import MAX_COUNT, Slack, SlackSettings, plain, window
 from tests.connectors.contract.conftest import scenario
@@ -316,3 +316,99 @@ def test_settings_read_both_tokens_from_the_environment(monkeypatch: pytest.Monk
     assert settings.bot_token is not None
     assert settings.bot_token.get_secret_value() == "xoxb-2"
     assert "xoxp-1" not in repr(settings)
+
+
+def acme_workspace(fake: FakeSlack) -> None:
+    """Six messages naming Acme (two of them also orders) and two more about orders only: 8 for "acme orders"."""
+    texts = [f"acme status {i}" for i in range(4)] + ["acme orders stuck", "acme orders late"]
+    texts += ["orders queue backed up", "orders export slow"]
+    for i, text in enumerate(texts):
+        fake.add_message("ops", text, f"{1_800_000_000 + i}.000100")
+
+
+async def test_a_word_search_follows_slacks_own_smaller_pages_to_every_match(slack: tuple[Slack, FakeSlack]):
+    adapter, fake = slack
+    acme_workspace(fake)
+    fake.page_cap = 3  # Slack serves 3 a page whatever the count asked
+
+    page = await adapter.search_messages("acme", limit=10)
+
+    assert len(page.items) == 6  # not 3 of 6
+    assert len({m.id for m in page.items}) == 6
+    assert not page.truncated
+
+
+async def test_a_word_search_cut_at_the_limit_hands_back_a_cursor_that_resumes_on_slacks_pages(
+    slack: tuple[Slack, FakeSlack],
+):
+    adapter, fake = slack
+    acme_workspace(fake)
+    fake.page_cap = 4
+
+    first = await adapter.search_messages("acme", limit=5)
+    rest = await adapter.search_messages("acme", limit=5, cursor=first.next_cursor)
+
+    assert first.truncated
+    assert len({m.id for m in first.items + rest.items}) == 6
+    assert not rest.truncated
+
+
+async def test_a_sentence_search_reaches_every_match_beyond_each_words_first_page(slack: tuple[Slack, FakeSlack]):
+    adapter, fake = slack
+    acme_workspace(fake)
+    fake.page_cap = 2
+
+    seen: list[str] = []
+    cursor: str | None = None
+    for _ in range(20):
+        page = await adapter.search_messages("acme orders", limit=3, cursor=cursor)
+        seen += [m.id for m in page.items]
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+
+    assert len(seen) == 8  # not 4 of 8
+    assert len(set(seen)) == 8
+    whole = await adapter.search_messages("acme orders", limit=50)
+    assert sorted(m.id for m in whole.items) == sorted(seen)
+
+
+async def test_a_sentence_search_reaches_matches_past_slacks_largest_page_through_the_cursor(
+    slack: tuple[Slack, FakeSlack],
+):
+    adapter, fake = slack
+    for i in range(150):
+        fake.add_message("ops", f"acme alert {i}", f"{1_800_000_000 + i}.000200")
+
+    first = await adapter.search_messages("acme alert", limit=100)
+    rest = await adapter.search_messages("acme alert", limit=100, cursor=first.next_cursor)
+    whole = await adapter.search_messages("acme alert", limit=200)
+
+    assert len(first.items) == 100  # every word's first page, then the cursor to their second pages
+    assert first.next_cursor == "2.0"
+    assert len({m.id for m in first.items + rest.items}) == 150
+    assert rest.next_cursor is None
+    assert len(whole.items) == 150  # one call with room for all follows the pages itself
+    assert whole.next_cursor is None
+
+
+async def test_one_failed_sentence_search_does_not_keep_a_recovered_slack_shut_out(slack: tuple[Slack, FakeSlack]):
+    adapter, fake = slack
+    fake.outage = True
+    with pytest.raises(UpstreamError, match="HTTP 500"):
+        await adapter.search_messages("Globex export spinner lunch", limit=5)
+
+    fake.outage = False
+    page = await adapter.search_messages("Globex export spinner lunch", limit=5)
+
+    assert page.items
+
+
+@pytest.mark.parametrize("cursor", ["abc", "-1", "1.2.3", "0.5", "99.0", "1e3", " 5", "2.0"])
+async def test_a_forged_cursor_is_refused_before_any_request(slack: tuple[Slack, FakeSlack], cursor: str):
+    adapter, fake = slack
+    query = "Globex export" if cursor != "2.0" else "export"  # a sentence's cursor on a single word
+
+    with pytest.raises(InvalidCursorError, match="start again without a cursor"):
+        await adapter.search_messages(query, limit=5, cursor=cursor)
+    assert fake.requests == []

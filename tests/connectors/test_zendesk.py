@@ -189,7 +189,38 @@ async def test_base_url_sends_requests_elsewhere():
     await adapter.aclose()
 
     assert str(fake.requests[0].url).startswith("http://127.0.0.1:9/api/v2/search/export")
-    assert page.items[0].url == "http://127.0.0.1:9/agent/tickets/103"
+    # A link is for a person: the account's agent view, never the proxy the API calls go through.
+    assert page.items[0].url == f"https://{SUBDOMAIN}.zendesk.com/agent/tickets/103"
+
+
+async def test_a_ticket_links_to_the_agent_view_not_the_api_url():
+    adapter, fake = make(SCENARIO.shifted_to(ANCHOR))
+
+    ticket = await adapter.get_ticket("101")
+    await adapter.aclose()
+
+    assert ticket.url == f"https://{SUBDOMAIN}.zendesk.com/agent/tickets/101"
+    assert "/api/v2/" in fake.requests[0].url.path  # the API answered; the link is not its URL
+
+
+async def test_a_404_on_the_search_itself_names_the_subdomain_setting():
+    adapter, fake = make(SCENARIO.shifted_to(ANCHOR))
+    # What a wrong subdomain gets: Zendesk's "no such account" answer on every path.
+    fake.fail_next(json_response(404, {"error": "InvalidEndpoint", "description": "Not found"}))
+
+    with pytest.raises(NotFoundError, match="check ESCALATION_ZENDESK_SUBDOMAIN"):
+        await adapter.search_tickets("export")
+    await adapter.aclose()
+
+
+async def test_a_404_on_one_ticket_is_that_ticket_not_found():
+    adapter, _ = make(SCENARIO.shifted_to(ANCHOR))
+
+    with pytest.raises(NotFoundError) as raised:
+        await adapter.get_ticket("999999")
+    await adapter.aclose()
+
+    assert "SUBDOMAIN" not in str(raised.value)
 
 
 def test_the_subdomain_may_be_given_as_the_whole_host():

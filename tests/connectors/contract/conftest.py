@@ -86,3 +86,37 @@ async def knowledge(request: pytest.FixtureRequest) -> AsyncIterator[Subject]:
 async def vendor(request: pytest.FixtureRequest) -> AsyncIterator[Subject]:
     async for s in _subject(request):
         yield s
+
+
+# The same ports over the vendor adapters only, for behaviour the local adapter does not share
+# (its records have no links; its cursors are checked by its own tests).
+
+
+@pytest.fixture(params=VENDORS["support"])
+async def support_vendor(request: pytest.FixtureRequest) -> AsyncIterator[Subject]:
+    async for s in _subject(request):
+        yield s
+
+
+@pytest.fixture(params=VENDORS["crm"])
+async def crm_vendor(request: pytest.FixtureRequest) -> AsyncIterator[Subject]:
+    async for s in _subject(request):
+        yield s
+
+
+@pytest.fixture(params=VENDORS["chat"])
+async def chat_vendor(request: pytest.FixtureRequest) -> AsyncIterator[Subject]:
+    async for s in _subject(request):
+        yield s
+
+
+@pytest.fixture(params=VENDORS["tracker"])
+async def tracker_vendor(request: pytest.FixtureRequest) -> AsyncIterator[Subject]:
+    async for s in _subject(request):
+        yield s
+
+
+@pytest.fixture(params=VENDORS["knowledge"])
+async def knowledge_vendor(request: pytest.FixtureRequest) -> AsyncIterator[Subject]:
+    async for s in _subject(request):
+        yield s

@@ -52,3 +52,51 @@ async def test_an_account_without_deals_has_none_open(crm: Subject):
     [initech] = await crm.adapter.search_accounts("Initech", limit=5)
 
     assert await crm.adapter.open_deals(initech.id) == []
+
+
+async def test_a_renewal_deal_is_marked_as_one(crm: Subject):
+    [acme] = await crm.adapter.search_accounts("Acme", limit=5)
+
+    deals = await crm.adapter.open_deals(acme.id)
+
+    assert [(d.name, d.renewal) for d in deals] == [("Acme Corp 2027 renewal", True)]
+
+
+async def test_a_new_business_deal_is_not_a_renewal(crm: Subject):
+    [globex] = [a for a in await crm.adapter.search_accounts("Globex", limit=5) if a.name == "Globex"]
+
+    [deal] = await crm.adapter.open_deals(globex.id)
+
+    assert deal.renewal is False
+
+
+async def test_a_segment_lists_every_account_on_the_plan_whatever_the_case(crm: Subject):
+    page = await crm.adapter.accounts_on_plan("ENTERPRISE")
+
+    assert sorted(a.name for a in page.items) == ["Acme Corp", "Globex"]
+    assert not page.truncated
+    assert {a.plan for a in page.items} == {"Enterprise"}
+
+
+async def test_a_segment_pages_through_its_cursor_without_gaps_or_repeats(crm: Subject):
+    first = await crm.adapter.accounts_on_plan("enterprise", limit=1)
+    assert first.truncated
+    assert first.next_cursor is not None
+
+    second = await crm.adapter.accounts_on_plan("enterprise", limit=1, cursor=first.next_cursor)
+
+    assert sorted(a.name for a in first.items + second.items) == ["Acme Corp", "Globex"]
+    assert not second.truncated
+
+
+async def test_a_plan_nobody_is_on_is_an_empty_segment(crm: Subject):
+    page = await crm.adapter.accounts_on_plan("Platinum")
+
+    assert page.items == []
+    assert not page.truncated
+
+
+async def test_a_plan_with_a_quote_is_matched_literally_and_finds_nothing(crm: Subject):
+    page = await crm.adapter.accounts_on_plan("Growth' OR Name != '")
+
+    assert page.items == []

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from connectors.errors import AuthError, UpstreamError
+from connectors.errors import AuthError, NotFoundError, UpstreamError
 from connectors.health import Checkable
 from tests.connectors.contract.conftest import VENDORS, Subject
 from tests.connectors.scenario import TOKEN
@@ -98,3 +98,16 @@ async def test_the_health_check_reports_rejected_credentials_without_the_token(v
     assert not health.ok
     assert "AuthError" in health.detail
     assert TOKEN not in health.detail
+
+
+async def test_a_404_on_the_search_itself_names_the_setting_that_builds_the_address(vendor: Subject):
+    assert vendor.fake is not None
+    # What a wrong subdomain, site or workspace gets: the vendor has no such API at that address.
+    vendor.fake.fail_next(*[httpx.Response(404, text="Not Found")] * 3)
+
+    with pytest.raises(NotFoundError) as raised:
+        await read(vendor)
+
+    message = str(raised.value)
+    assert f"check ESCALATION_{vendor.name.upper()}_" in message
+    assert "Error" not in message  # plain words, no class names

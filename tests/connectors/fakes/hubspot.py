@@ -94,6 +94,9 @@ class FakeHubSpot(FakeVendor):
             "pipeline": "default",
             "closedate": _instant(d.close_date) if d.close_date else None,
             "hs_is_closed": "true" if closed else "false",
+            # The default `dealtype` options (knowledge.hubspot.com/properties/hubspots-default-deal-properties):
+            # "New Business" is `newbusiness`, "Existing Business" is `existingbusiness`.
+            "dealtype": "existingbusiness" if d.renewal else "newbusiness",
             "hs_object_id": d.id,
         }
         return _object(d.id, props)

@@ -1,7 +1,13 @@
-"""Intercom as its REST API (version 2.14) answers, serving the scenario workspace.
+"""Intercom as its REST API answers, for the `Intercom-Version` each request names, serving the scenario.
 
-Shapes follow https://developers.intercom.com/docs/references/2.14/rest-api/api.intercom.io/
-(conversations, companies, admins) and the rate-limiting page. Scenario tickets become
+Shapes follow https://developers.intercom.com/docs/references/2.14/rest-api/api.intercom.io/ and
+.../2.15/... (conversations, contacts, companies, admins) and the rate-limiting page, as published in
+intercom/Intercom-OpenAPI (`descriptions/<version>/api.intercom.io.yaml`): a conversation names its
+company only from 2.15 on (`company`, the whole company object, nullable); up to 2.14 it names only its
+`contacts` (`{type: contact.list, contacts: [{type, id, external_id}]}`), and a contact lists its
+`companies` (`{type: list, data: [{type: company, id, url}], url, total_count, has_more}`). Neither
+version sends a `company_id` on a conversation; `legacy_company_id` makes the fake send the field older
+answers carried, for the adapter's fallback. Scenario tickets become
 conversations started by a contact, accounts become companies, requesters become contacts
 of their company; statuses map onto Intercom's states (new/open -> open, pending -> snoozed,
 solved/closed -> closed) and priorities onto its flag (high/urgent -> priority).
@@ -113,6 +119,8 @@ class FakeIntercom(FakeVendor):
         self.contacts: dict[str, Body] = {}  # contact id -> contact, with "company_ids"
         self.conversations: dict[str, _Conversation] = {}
         self.replies: list[Body] = []
+        self.admin_readable = True  # False: the token may not read its own admin (`/me` answers 403)
+        self.legacy_company_id = False  # True: conversations also carry the old top-level `company_id`
         self._ids = iter(range(1000, 10**9))
         for t in workspace.tickets:
             company = by_name.get((t.customer or "").lower())
@@ -182,6 +190,8 @@ class FakeIntercom(FakeVendor):
     def handle(self, request: httpx.Request) -> httpx.Response:
         path, method = request.url.path, request.method
         if method == "GET" and path == "/me":
+            if not self.admin_readable:
+                return _errors(403, "token_unauthorized", "Not authorized to access resource")
             return self._ok(self.admin)
         if method == "POST" and path == "/conversations/search":
             return self._search(request)
@@ -189,6 +199,8 @@ class FakeIntercom(FakeVendor):
             return self._company_by_name(request)
         if match := re.fullmatch(r"/companies/(\w+)(/contacts)?", path):
             return self._company(request, match[1], contacts=bool(match[2]))
+        if method == "GET" and (match := re.fullmatch(r"/contacts/(\w+)", path)):
+            return self._contact_json(match[1])
         if match := re.fullmatch(r"/conversations/([^/]+)(/reply)?", path):
             conversation = self.conversations.get(match[1])
             if conversation is None:
@@ -197,7 +209,9 @@ class FakeIntercom(FakeVendor):
                 return self._reply(request, conversation)
             if method == "GET" and not match[2]:
                 plain = request.url.params.get("display_as") == "plaintext"
-                return self._ok(self._conversation_json(conversation, parts=True, plain=plain))
+                return self._ok(
+                    self._conversation_json(conversation, parts=True, plain=plain, version=_version(request))
+                )
         return self.not_found()
 
     def _ok(self, body: Body) -> httpx.Response:
@@ -224,7 +238,10 @@ class FakeIntercom(FakeVendor):
             key=lambda c: (c.created_at, int(c.id)),
             reverse=True,
         )
-        offset = _decode(pagination.get("starting_after"))
+        try:
+            offset = _decode(pagination.get("starting_after"))
+        except (ValueError, TypeError, IndexError, KeyError):  # not a cursor Intercom issued
+            return _errors(400, "parameter_invalid", "starting_after is invalid")
         page = matched[offset : offset + per_page]
         more = offset + per_page < len(matched)
         pages: Body = {
@@ -238,7 +255,7 @@ class FakeIntercom(FakeVendor):
         return self._ok(
             {
                 "type": "conversation.list",
-                "conversations": [self._conversation_json(c, parts=False) for c in page],
+                "conversations": [self._conversation_json(c, parts=False, version=_version(request)) for c in page],
                 "total_count": len(matched),
                 "pages": pages,
             }
@@ -314,9 +331,29 @@ class FakeIntercom(FakeVendor):
         part = _Part(str(next(self._ids)), payload["message_type"], str(payload["body"]), int(time.time()), author)
         conversation.parts.append(part)
         conversation.updated_at = part.created_at
-        return self._ok(self._conversation_json(conversation, parts=True))
+        return self._ok(self._conversation_json(conversation, parts=True, version=_version(request)))
 
-    def _conversation_json(self, c: _Conversation, *, parts: bool, plain: bool = False) -> Body:
+    # https://developers.intercom.com/docs/references/2.14/rest-api/api.intercom.io/contacts/showcontact
+    def _contact_json(self, contact_id: str) -> httpx.Response:
+        contact = self.contacts.get(contact_id)
+        if contact is None:
+            return _errors(404, "not_found", "User Not Found")
+        companies = [{"type": "company", "id": cid, "url": f"/companies/{cid}"} for cid in contact["company_ids"]]
+        shown = {k: v for k, v in contact.items() if k != "company_ids"}
+        return self._ok(
+            {
+                **shown,
+                "companies": {
+                    "type": "list",
+                    "data": companies[:10],
+                    "url": f"/contacts/{contact_id}/companies",
+                    "total_count": len(companies),
+                    "has_more": len(companies) > 10,
+                },
+            }
+        )
+
+    def _conversation_json(self, c: _Conversation, *, parts: bool, plain: bool = False, version: float = 2.14) -> Body:
         def text(markup: str) -> str:
             return _plain(markup) if plain else markup
 
@@ -334,7 +371,6 @@ class FakeIntercom(FakeVendor):
             "priority": c.priority,
             "admin_assignee_id": None,
             "team_assignee_id": None,
-            "company_id": c.company_id,
             "tags": {
                 "type": "tag.list",
                 "tags": [{"type": "tag", "id": str(i), "name": n} for i, n in enumerate(c.tags)],
@@ -353,6 +389,10 @@ class FakeIntercom(FakeVendor):
             "contacts": {"type": "contact.list", "contacts": [{"type": "contact", "id": c.contact_id}]},
             "ai_agent_participated": False,
         }
+        if version >= 2.15:
+            body["company"] = self.companies[c.company_id] if c.company_id else None
+        if self.legacy_company_id:
+            body["company_id"] = c.company_id
         listed = c.parts if parts else []
         body["conversation_parts"] = {
             "type": "conversation_part.list",
@@ -374,6 +414,15 @@ class FakeIntercom(FakeVendor):
             "total_count": len(c.parts),
         }
         return body
+
+
+def _version(request: httpx.Request) -> float:
+    """The `Intercom-Version` a request names (`Unstable` counts as the newest)."""
+    named = request.headers.get("intercom-version", "2.14")
+    try:
+        return float(named)
+    except ValueError:
+        return 99.0
 
 
 def _errors(status: int, code: str, message: str) -> httpx.Response:

@@ -6,7 +6,7 @@ errors `[{"message", "errorCode"}]`, and `Sforce-Limit-Info` on every REST answe
 endpoint runs the client credentials flow (a new session per token; `expire_session` ends the current one,
 so the next call gets the documented 401 `INVALID_SESSION_ID`). The query
 endpoint runs the SOQL it is sent through a small interpreter (SELECT, relationship fields, WHERE
-with AND/OR/NOT, =, !=, LIKE with escapes, ORDER BY, LIMIT) that reads string literals as the SOQL
+with AND/OR/NOT, =, !=, <, >, <=, >=, LIKE with escapes, ORDER BY, LIMIT) that reads string literals as the SOQL
 reference defines them, so a query that is unescaped, malformed or names a missing field fails as
 Salesforce would.
 """
@@ -47,7 +47,7 @@ DEFAULT_CLOSE = date(2026, 12, 31)  # CloseDate is required on an Opportunity
 FIELDS = {
     "Account": ["Id", "Name", "Website", "OwnerId", "Owner.Name", "Owner.Email", "BillingCountry", "AnnualRevenue",
                 "Type", "ARR__c", "Plan__c", "Renewal_Date__c"],
-    "Opportunity": ["Id", "Name", "Amount", "StageName", "CloseDate", "AccountId", "IsClosed", "IsWon"],
+    "Opportunity": ["Id", "Name", "Amount", "StageName", "CloseDate", "AccountId", "IsClosed", "IsWon", "Type"],
 }  # fmt: skip
 
 
@@ -265,6 +265,9 @@ def _opportunity(d: Deal) -> dict[str, Any]:
         "AccountId": record_id("001", d.account_id),
         "IsClosed": closed,
         "IsWon": won,
+        # Type is a standard picklist ("New Customer", "Existing Customer - Upgrade", ...; Object Reference,
+        # Opportunity); a renewal value is the org's own addition.
+        "Type": "Renewal" if d.renewal else "New Customer",
     }
 
 
@@ -504,7 +507,7 @@ class _Parser:
         field = self.field(str(name))
         kind, operator = self.next()
         operator = str(operator).upper()
-        if operator not in ("=", "!=", "<>", "LIKE"):
+        if operator not in ("=", "!=", "<>", "<", ">", "<=", ">=", "LIKE"):
             raise SoqlError("MALFORMED_QUERY", f"unexpected token: '{_show(operator)}'")
         kind, value = self.next()
         if operator == "LIKE":
@@ -513,8 +516,20 @@ class _Parser:
             pattern = value.like()
             return lambda r: isinstance(_get(r, field), str) and pattern.fullmatch(_get(r, field)) is not None
         wanted = _constant(kind, value)
+        if operator in ("<", ">", "<=", ">="):  # SOQL's comparison operators; null compares as false
+            return lambda r: _get(r, field) is not None and _compare(operator, _key(_get(r, field)), _key(wanted))
         equal: Callable[[dict[str, Any]], bool] = lambda r: _key(_get(r, field)) == _key(wanted)  # noqa: E731
         return equal if operator == "=" else (lambda r: not equal(r))
+
+
+def _compare(operator: str, left: Any, right: Any) -> bool:
+    if operator == "<":
+        return bool(left < right)
+    if operator == ">":
+        return bool(left > right)
+    if operator == "<=":
+        return bool(left <= right)
+    return bool(left >= right)
 
 
 def _constant(kind: str, value: Any) -> Any:

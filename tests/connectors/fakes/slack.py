@@ -55,6 +55,12 @@ class FakeSlack(FakeVendor):
         self.messages: list[dict[str, Any]] = [
             self._stored(m.channel, ts_of(m.posted_at), m.author, m.text, m.thread_id) for m in workspace.messages
         ]
+        self.page_cap = 100  # the largest page this workspace's search serves, whatever `count` asks for
+        self.outage = False  # True: every method answers HTTP 500 until it is False again
+
+    def add_message(self, channel: str, text: str, ts: str, author: str = "dave") -> None:
+        self.channels.setdefault(channel, f"C{len(self.channels) + 1:08d}")
+        self.messages.append(self._stored(channel, ts, author, text, None))
 
     def _stored(self, channel: str, ts: str, author: str, text: str, thread_ts: str | None) -> dict[str, Any]:
         user = self.users.setdefault(author, f"U{len(self.users) + 1:08d}")
@@ -87,6 +93,8 @@ class FakeSlack(FakeVendor):
         return json_response(500, {"ok": False, "error": "internal_error"})
 
     def handle(self, request: httpx.Request) -> httpx.Response:
+        if self.outage:
+            return self.server_error()
         method = request.url.path.rsplit("/", 1)[-1]
         if method == "search.messages" and request.method == "GET":
             return self._search(request)
@@ -115,7 +123,9 @@ class FakeSlack(FakeVendor):
         query = params.get("query", "")
         if not query.strip():
             return refused("no_query")
-        count = min(int(params.get("count", "20")), 100)
+        # The reference caps `count` at 100 and reports the page size it applied in `paging.count` and
+        # `pagination.per_page`; `page_cap` lets a test make that smaller than what was asked for.
+        count = min(int(params.get("count", "20")), 100, self.page_cap)
         page = int(params.get("page", "1"))
         words = [w.lower() for w in re.findall(r"\w+", query)]
         hits = [m for m in self.messages if all(w in m["text"].lower() for w in words)]

@@ -178,6 +178,8 @@ class FakeZendesk(FakeVendor):
             reverse=True,  # the export orders by created_at, newest first
         )
         offset = _decode_cursor(params.get("page[after]"))
+        if offset is None:
+            return _bad_cursor()
         page = matched[offset : offset + size]
         more = offset + size < len(matched)
         cursor = _encode_cursor(offset + size) if more else None
@@ -208,6 +210,8 @@ class FakeZendesk(FakeVendor):
         params = request.url.params
         size = min(int(params.get("page[size]", "100")), 100)
         offset = _decode_cursor(params.get("page[after]"))
+        if offset is None:
+            return _bad_cursor()
         page = ticket.comments[offset : offset + size]
         more = offset + size < len(ticket.comments)
         body: Body = {
@@ -291,8 +295,20 @@ def _encode_cursor(offset: int) -> str:
     return base64.urlsafe_b64encode(json.dumps({"o": offset}).encode()).decode()
 
 
-def _decode_cursor(cursor: str | None) -> int:
-    return int(json.loads(base64.urlsafe_b64decode(cursor))["o"]) if cursor else 0
+def _decode_cursor(cursor: str | None) -> int | None:
+    """The offset inside a cursor this fake issued; None for any other text."""
+    if not cursor:
+        return 0
+    try:
+        return int(json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))["o"])
+    except (ValueError, TypeError, KeyError, IndexError):
+        return None
+
+
+def _bad_cursor() -> httpx.Response:
+    # Cursor pagination (developer.zendesk.com/api-reference/introduction/pagination/): a cursor the API did
+    # not issue is refused as a bad request; the reference shows the error envelope, not this exact text.
+    return json_response(400, {"error": "InvalidPaginationParameter", "description": "page[after] is invalid"})
 
 
 _TERM = re.compile(r'(-?)(\w+)(:|>=|<=|>|<)("[^"]*"|\S+)|(\S+)')
