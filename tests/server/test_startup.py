@@ -205,9 +205,10 @@ def test_a_country_is_kept_upper_case_and_an_empty_one_means_no_holidays():
 
 def test_a_workspace_path_from_a_client_config_has_its_home_expanded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("ESCALATION_WORKSPACE_PATH", "~/ws.json")
     (tmp_path / "ws.json").write_text("{}", "utf-8")
 
-    assert Settings(workspace_path="~/ws.json").workspace_path == tmp_path / "ws.json"  # pyright: ignore[reportArgumentType]  # the environment's string form
+    assert Settings().workspace_path == tmp_path / "ws.json"
 
 
 def test_a_rule_across_settings_is_one_clause_without_a_made_up_variable():
