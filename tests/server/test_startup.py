@@ -239,3 +239,25 @@ def test_every_products_token_with_spaces_around_it_is_refused_naming_its_variab
 
     assert f"{variable} is invalid: it has {says}" in str(raised.value)
     assert "tok-123" not in str(raised.value)
+
+
+# Salesforce and Teams also sign in with client credentials, so an empty token there is an unset one and the
+# rule across their fields names what to set.
+TOKEN_REQUIRED = [p for p in PRODUCTS if p.settings_type().model_fields["token"].is_required()]
+
+
+@pytest.mark.parametrize("product", TOKEN_REQUIRED, ids=[p.name for p in TOKEN_REQUIRED])
+def test_every_products_empty_token_is_refused_naming_its_variable(product: object, monkeypatch: pytest.MonkeyPatch):
+    from connectors.products import Product
+
+    assert isinstance(product, Product)
+    for name in list(os.environ):
+        if name.startswith("ESCALATION_"):
+            monkeypatch.delenv(name)
+    variable = f"ESCALATION_{product.name.upper()}_TOKEN"
+    monkeypatch.setenv(variable, "")
+
+    with pytest.raises(ConfigError) as raised:
+        load_settings(product.settings_type())
+
+    assert f"{variable} is invalid: it is empty; set it to the token or key itself" in str(raised.value)
