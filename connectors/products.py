@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from pydantic import SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic import SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from connectors import CRM, Category, Chat, KnowledgeBase, SupportPlatform, Tracker
@@ -34,7 +34,7 @@ class VendorSettings(BaseSettings):
     # vendor as a malformed header and comes back as "could not reach host", which sends people the wrong way.
     @field_validator("*")
     @classmethod
-    def _secret_is_clean(cls, value: object, info: ValidationInfo) -> object:
+    def _secret_is_clean(cls, value: object) -> object:
         if isinstance(value, SecretStr):
             secret = value.get_secret_value()
             if not secret.strip():

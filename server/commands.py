@@ -23,6 +23,7 @@ cli = typer.Typer(
 )
 
 
+# The commands' names for the start-up checks in `server.startup` (exit 2 with one line on a bad setting).
 def _settings() -> Settings:
     return load_settings()
 
