@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from connectors import CRM, Category, Chat, KnowledgeBase, SupportPlatform, Tracker
@@ -29,6 +29,19 @@ class VendorSettings(BaseSettings):
     @classmethod
     def variable(cls, field: str) -> str:
         return f"{cls.model_config.get('env_prefix', '')}{field}".upper()
+
+    # Every secret of every product, checked once here: an empty or space-padded token otherwise reaches the
+    # vendor as a malformed header and comes back as "could not reach host", which sends people the wrong way.
+    @field_validator("*")
+    @classmethod
+    def _secret_is_clean(cls, value: object) -> object:
+        if isinstance(value, SecretStr):
+            secret = value.get_secret_value()
+            if not secret.strip():
+                raise ValueError("it is empty; set it to the token or key itself")
+            if secret != secret.strip():
+                raise ValueError("it has spaces or a line break around the value; remove them")
+        return value
 
 
 def subdomain_of(value: str, domain: str) -> str:
@@ -88,7 +101,8 @@ def load_settings(settings_type: type[VendorSettings], **given: Any) -> VendorSe
             if not error["loc"]:  # a rule across fields, which names its variables itself
                 problems.append(str(error["msg"]).removeprefix("Value error, "))
                 continue
-            what = "is not set" if error["type"] == "missing" else f"is invalid: {error['msg']}"
+            message = str(error["msg"]).removeprefix("Value error, ")
+            what = "is not set" if error["type"] == "missing" else f"is invalid: {message}"
             problems.append(f"{settings_type.variable(str(error['loc'][0]))} {what}")
         raise ConfigError("; ".join(problems)) from None
 

@@ -11,9 +11,13 @@ from datetime import datetime, timedelta
 from importlib import resources
 from pathlib import Path
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field, ValidationError
 
 from connectors.models import Account, Article, Comment, Deal, Message, Ticket, TrackerIssue
+
+
+class WorkspaceError(ValueError):
+    """A workspace file that cannot be read or is not a workspace; the message says where it goes wrong."""
 
 
 class Workspace(BaseModel):
@@ -74,9 +78,26 @@ class Workspace(BaseModel):
 
 
 def load_workspace(path: Path | None) -> Workspace:
-    """Read a workspace file, or the embedded demo when `path` is None."""
+    """Read a workspace file, or the embedded demo when `path` is None; WorkspaceError when it is not one."""
     if path is None:
         text = resources.files("connectors").joinpath("demo_workspace.json").read_text("utf-8")
-    else:
+        return Workspace.model_validate_json(text)
+    try:
         text = path.read_text("utf-8")
-    return Workspace.model_validate_json(text)
+    except UnicodeDecodeError:
+        raise WorkspaceError(f"{str(path)!r} is not UTF-8 text; save it as UTF-8 JSON") from None
+    except OSError as exc:
+        raise WorkspaceError(f"{str(path)!r} cannot be read: {exc.strerror or exc}") from None
+    try:
+        return Workspace.model_validate_json(text)
+    except ValidationError as exc:
+        raise WorkspaceError(f"{str(path)!r} is not a valid workspace: {_first_problem(exc)}") from None
+
+
+def _first_problem(exc: ValidationError) -> str:
+    """Where the first problem is (`tickets.3.created_at`) and what it is; record values stay out of it."""
+    errors = exc.errors(include_url=False, include_input=False)
+    first = errors[0]
+    where = ".".join(str(part) for part in first["loc"])
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{where + ': ' if where else ''}{first['msg']}{more}"

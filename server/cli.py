@@ -5,21 +5,13 @@ from __future__ import annotations
 
 import sys
 
-from pydantic import ValidationError
-
-from server.settings import Settings
-from server.startup import configure_logging, connectors_problem, settings_problem
+from server.startup import check_startup, configure_logging, load_settings
 
 
 def _serve_stdio() -> None:
-    try:
-        settings = Settings()
-    except ValidationError as exc:
-        sys.exit(f"error: {settings_problem(exc)}")
+    settings = load_settings()
     configure_logging(settings)
-    problem = connectors_problem(settings)
-    if problem is not None:
-        sys.exit(f"error: {problem}")
+    check_startup(settings)
     from server.app import build_server
 
     build_server(settings).run("stdio")

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
+from importlib.metadata import version
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
 
 from server.models import Language
 from server.settings import Settings
-from server.startup import configure_logging, connectors_problem, settings_problem
+from server.startup import check_startup, configure_logging, load_settings
 
 cli = typer.Typer(
     name="escalation-mcp",
@@ -18,26 +18,34 @@ cli = typer.Typer(
     no_args_is_help=False,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain help: rich markup reads "[default: ...]" in a help text as a style tag and drops it.
+    rich_markup_mode=None,
 )
 
 
+# The commands' names for the start-up checks in `server.startup` (exit 2 with one line on a bad setting).
 def _settings() -> Settings:
-    try:
-        return Settings()
-    except ValidationError as exc:
-        typer.echo(f"error: {settings_problem(exc)}", err=True)
-        raise typer.Exit(2) from None
+    return load_settings()
 
 
 def _check_connectors(settings: Settings) -> None:
-    problem = connectors_problem(settings)
-    if problem is not None:
-        typer.echo(f"error: {problem}", err=True)
-        raise typer.Exit(2)
+    check_startup(settings)
+
+
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        typer.echo(f"escalation-mcp {version('escalation-mcp')}")
+        raise typer.Exit
 
 
 @cli.callback(invoke_without_command=True)
-def main_callback(ctx: typer.Context) -> None:
+def main_callback(
+    ctx: typer.Context,
+    _version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the installed version."),
+    ] = False,
+) -> None:
     """Without a command, serve MCP over stdio (what Claude Desktop starts)."""
     if ctx.invoked_subcommand is None:
         serve(http=False, host=None, port=None)
@@ -83,6 +91,7 @@ def demo(
         issue, customer = scripted.DEFAULT_ISSUE, customer or scripted.DEFAULT_CUSTOMER
     settings = _settings()
     configure_logging(settings)
+    _check_connectors(settings)
     try:
         run = anyio.run(lambda: scripted.run(issue, customer, language=language))
     except scripted.DemoError as exc:
@@ -100,7 +109,8 @@ def doctor(
 ) -> None:
     """Check each configured connector (configuration, auth, reachability, rate-limit headroom).
 
-    Exits 1 when a configured connector is broken.
+    Exits 2 when the configuration is wrong (with one line on stderr saying what to fix, as the server
+    would at start-up), 1 when a configured connector is broken.
     """
     from datetime import UTC, datetime
 
@@ -108,6 +118,7 @@ def doctor(
 
     from server.doctor import diagnose
     from server.render import print_diagnoses
+    from server.startup import connectors_problem, fail
 
     settings = _settings()
     configure_logging(settings)
@@ -116,5 +127,9 @@ def doctor(
         typer.echo(json.dumps([r.model_dump(mode="json") for r in results], indent=2))
     else:
         print_diagnoses(results)
+    # The table shows every category; the exit status and the line say whether the server would even start.
+    problem = connectors_problem(settings)
+    if problem is not None:
+        fail(problem)
     if any(r.verdict == "broken" for r in results):
         raise typer.Exit(1)

@@ -1,8 +1,8 @@
 """`escalation-mcp doctor`: is each configured connector usable right now, and how much headroom is left?
 
 Every category is checked at once, each under `source_timeout`: its configuration (the
-variables its product needs), then a cheap authenticated call. A category set to `none` is
-reported and never counts as broken.
+variables its product needs, or the workspace file for `local`), then a cheap authenticated
+call. A category set to `none` is reported and never counts as broken.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from connectors import Category
 from connectors.health import Checkable, Health
 from connectors.local import LocalWorkspace
 from connectors.products import Adapter, ConfigError, find_product, open_product
+from connectors.workspace import WorkspaceError
 from server.settings import Settings
 from server.wiring import choices
 
@@ -39,7 +40,13 @@ async def diagnose(
     """One diagnosis per category, in the usual order."""
     picked = choices(settings)
     results: dict[Category, Diagnosis] = {}
-    local = LocalWorkspace.open(settings.workspace_path, now=now) if "local" in picked.values() else None
+    local: LocalWorkspace | None = None
+    workspace_error: WorkspaceError | None = None
+    if "local" in picked.values():
+        try:
+            local = LocalWorkspace.open(settings.workspace_path, now=now)
+        except WorkspaceError as exc:  # every local category reports it, the others are still checked
+            workspace_error = exc
 
     async def one(category: Category, choice: str) -> None:
         if choice == "none":
@@ -49,6 +56,8 @@ async def diagnose(
             return
         adapter: Adapter | None = local
         try:
+            if choice == "local" and workspace_error is not None:
+                raise ConfigError(f"ESCALATION_WORKSPACE_PATH: {workspace_error}")
             if choice != "local":
                 adapter = open_product(find_product(choice), transport=transport)
         except ConfigError as exc:

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Literal
 
 from platformdirs import user_data_path
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Each category's product: the embedded workspace, nothing, or a vendor (see CONNECTORS.md).
@@ -15,6 +15,35 @@ CrmChoice = Literal["local", "none", "hubspot", "salesforce"]
 ChatChoice = Literal["local", "none", "slack", "teams"]
 TrackerChoice = Literal["local", "none", "jira", "linear"]
 KnowledgeChoice = Literal["local", "none", "notion", "confluence", "guru"]
+
+
+def known_timezone(name: str) -> str:
+    """`name` when it is an IANA time zone; ValueError saying what to write instead."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        # Linux looks zones up case-sensitively and macOS does not: name the exact spelling when only case differs.
+        near = [zone for zone in available_timezones() if zone.lower() == name.strip().lower()]
+        hint = f"did you mean {near[0]!r}?" if near else "use an IANA name such as 'America/New_York' or 'Asia/Seoul'"
+        raise ValueError(f"unknown time zone {name!r}: {hint}") from None
+    return name
+
+
+def known_country(code: str) -> str:
+    """The upper-case ISO code when the `holidays` package has a calendar for it; ValueError otherwise."""
+    import holidays  # only when a country is set: the package costs a third of a second to import
+
+    upper = code.strip().upper()
+    try:
+        holidays.country_holidays(upper)
+    except NotImplementedError:
+        raise ValueError(
+            f"no public-holiday calendar for {code!r}: use an ISO 3166 code such as 'US', 'DE', 'KR' or 'JP', "
+            "or unset it for no holidays"
+        ) from None
+    return upper
 
 
 def default_ledger_path() -> Path:
@@ -50,6 +79,38 @@ class Settings(BaseSettings):
     default_country: str | None = Field(default=None, description="Holiday calendar when the CRM gives none.")
     business_hours_start: int = Field(default=9, ge=0, le=23)
     business_hours_end: int = Field(default=17, ge=1, le=24)
+
+    # Checked here, at start-up, so a typo fails before serving instead of at the first follow-up scheduled.
+    @field_validator("workspace_path", mode="before")
+    @classmethod
+    def _expand_home(cls, value: object) -> object:
+        """`~/ws.json` as typed into a client's JSON config, where no shell expands it; blank means unset."""
+        if isinstance(value, str):
+            return Path(value.strip()).expanduser() if value.strip() else None
+        return value
+
+    @field_validator("workspace_path")
+    @classmethod
+    def _workspace_is_a_file(cls, value: Path | None) -> Path | None:
+        if value is None or value.is_file():
+            return value
+        what = "is a folder" if value.is_dir() else "does not exist"
+        raise ValueError(
+            f"{str(value)!r} {what}: point it at a workspace JSON file (format: connectors/workspace.py), "
+            "or unset it to use the embedded demo workspace"
+        )
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        return known_timezone(value)
+
+    @field_validator("default_country", mode="before")
+    @classmethod
+    def _known_country(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        return known_country(value) if value.strip() else None  # an empty variable means "no holidays"
 
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8000, ge=1, le=65535)

@@ -27,7 +27,7 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def doctor(*args: str) -> tuple[int, Any]:
     result = CliRunner().invoke(cli, ["doctor", "--json", *args])
-    return result.exit_code, json.loads(result.output) if result.output.startswith("[") else result.output
+    return result.exit_code, json.loads(result.stdout) if result.stdout.startswith("[") else result.output
 
 
 def test_the_embedded_workspace_is_healthy_in_every_category():
@@ -62,12 +62,41 @@ def test_a_category_set_to_none_is_reported_but_is_not_broken(monkeypatch: pytes
 def test_a_product_missing_its_variables_is_broken_and_the_row_names_them(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("ESCALATION_KNOWLEDGE", "notion")
 
-    code, rows = doctor()
+    result = CliRunner().invoke(cli, ["doctor", "--json"])
+    rows = json.loads(result.stdout)
 
-    assert code == 1
+    assert result.exit_code == 2, "a configuration the server would refuse to start with is exit 2, as at start-up"
     assert rows[4]["verdict"] == "broken"
     assert "ESCALATION_NOTION_TOKEN is not set" in rows[4]["detail"]
     assert [r["verdict"] for r in rows[:4]] == ["ok"] * 4
+    assert result.stderr.splitlines() == [
+        "error: ESCALATION_KNOWLEDGE=notion needs: ESCALATION_NOTION_TOKEN is not set (see CONNECTORS.md)"
+    ]
+
+
+def test_a_malformed_workspace_breaks_the_local_rows_and_the_others_are_still_checked(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+):
+    workspace = tmp_path / "workspace.json"
+    workspace.write_text('{"accounts": [{"name": "Acme"}]}', "utf-8")
+    monkeypatch.setenv("ESCALATION_WORKSPACE_PATH", str(workspace))
+    monkeypatch.setenv("ESCALATION_CHAT", "none")
+
+    result = CliRunner().invoke(cli, ["doctor", "--json"])
+    rows = json.loads(result.stdout)
+
+    assert result.exit_code == 2
+    assert [(r["category"], r["verdict"]) for r in rows] == [
+        ("support", "broken"),
+        ("crm", "broken"),
+        ("chat", "not_connected"),
+        ("tracker", "broken"),
+        ("knowledge", "broken"),
+    ]
+    assert rows[0]["detail"].startswith("configuration: ESCALATION_WORKSPACE_PATH: ")
+    assert "is not a valid workspace: accounts.0.id: Field required" in rows[0]["detail"]
+    [line] = result.stderr.splitlines()
+    assert line.startswith("error: ESCALATION_WORKSPACE_PATH: ")
 
 
 def test_the_table_is_printed_for_people():
