@@ -126,7 +126,9 @@ async def main() -> None:
             return text
 
         floor = await tools_list_bytes(bare)
-        print(f"  tools/list {ours} bytes = {ours / BUDGET:.2f}x the 12 KB budget; {ours / floor:.1f}x a one-tool server")
+        print(
+            f"  tools/list {ours} bytes = {ours / BUDGET:.2f}x the 12 KB budget; {ours / floor:.1f}x a one-tool server"
+        )
 
 
 if __name__ == "__main__":

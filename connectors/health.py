@@ -32,7 +32,7 @@ async def probe(api: Upstream, whoami: Callable[[], Awaitable[str]]) -> Health:
     try:
         who = await whoami()
     except ConnectorError as exc:
-        return Health(ok=False, detail=f"{type(exc).__name__}: {exc.detail}", elapsed_ms=_ms(started))
+        return Health(ok=False, detail=f"{exc.kind}: {exc.detail}", elapsed_ms=_ms(started))
     headroom = str(api.headroom) if api.headroom is not None else None
     return Health(ok=True, detail=f"authenticated as {who}", headroom=headroom, elapsed_ms=_ms(started))
 

@@ -25,6 +25,7 @@ from connectors.errors import ConnectorError
 from server.brief import BriefRenderer
 from server.schema import compact, shallow
 from server.settings import Settings
+from server.startup import apply_log_level
 from server.state import AppState, Clock, utc_now
 from server.store import Ledger, NotFound
 from server.tools import assess, brief, gather, lifecycle, route, schedule
@@ -74,6 +75,7 @@ def build_server(
 ) -> MCPServer[AppState]:
     """The escalation server; anything not handed in is opened from `settings` in the lifespan."""
     settings = settings or Settings()
+    apply_log_level(settings)
     started: list[AppState] = []  # the running state, for handlers the SDK gives no context (completion)
 
     @asynccontextmanager

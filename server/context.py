@@ -272,9 +272,9 @@ async def gather(
         except TimeoutError:
             report.status, report.error = "timed_out", f"no answer within {deadline:g} s"
         except ConnectorTimeout as exc:  # the vendor's own timeout, inside our deadline
-            report.status, report.error = "timed_out", f"ConnectorTimeout: {exc.detail}"
+            report.status, report.error = "timed_out", f"{exc.kind}: {exc.detail}"
         except ConnectorError as exc:
-            report.status, report.error = "failed", f"{type(exc).__name__}: {exc.detail}"
+            report.status, report.error = "failed", f"{exc.kind}: {exc.detail}"
         except Exception:  # one broken adapter must not cost the other sources their answers
             log.exception("%s adapter %s failed unexpectedly", category, adapter)
             report.status, report.error = (

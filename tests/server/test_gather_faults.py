@@ -191,7 +191,7 @@ async def test_a_vendor_asking_for_a_pause_longer_than_the_deadline_fails_fast_a
         limited = source(report, faulty)
         assert limited.status == "failed", limited
         assert limited.error is not None
-        assert limited.error.startswith("RateLimitedError: rate limited (HTTP 429)")
+        assert limited.error.startswith("rate limited: rate limited (HTTP 429)")
         assert limited.elapsed_ms is not None
         assert limited.elapsed_ms < DEADLINE * 1000 * 0.8  # it did not sleep towards the 30 s asked for
         assert elapsed < DEADLINE
