@@ -48,3 +48,7 @@ class UpstreamError(ConnectorError):
 
 class ConnectorTimeout(ConnectorError):
     pass
+
+
+class InvalidCursorError(ConnectorError):
+    """The cursor was not issued by this source for this search."""

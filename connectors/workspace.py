@@ -10,10 +10,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from importlib import resources
 from pathlib import Path
+from typing import TypeVar
 
 from pydantic import AwareDatetime, BaseModel, Field
 
-from connectors.models import Account, Article, Comment, Deal, Message, Ticket, TrackerIssue
+from connectors.models import Account, Article, Deal, Message, Ticket, TrackerIssue
 
 
 class Workspace(BaseModel):
@@ -32,51 +33,59 @@ class Workspace(BaseModel):
         if self.anchor is None:
             return self
         delta = now - self.anchor
-        days = timedelta(days=delta.days)
-
-        def ticket(t: Ticket) -> Ticket:
-            return t.model_copy(
-                update={
-                    "created_at": t.created_at + delta,
-                    "updated_at": t.updated_at + delta if t.updated_at else None,
-                    "comments": [comment(c) for c in t.comments],
-                }
-            )
-
-        def comment(c: Comment) -> Comment:
-            return c.model_copy(update={"created_at": c.created_at + delta})
-
         return Workspace(
             anchor=None,
-            accounts=[
-                a.model_copy(update={"renewal_date": a.renewal_date + days if a.renewal_date else None})
-                for a in self.accounts
-            ],
-            deals=[
-                d.model_copy(update={"close_date": d.close_date + days if d.close_date else None}) for d in self.deals
-            ],
-            tickets=[ticket(t) for t in self.tickets],
-            messages=[m.model_copy(update={"posted_at": m.posted_at + delta}) for m in self.messages],
-            issues=[
-                i.model_copy(
-                    update={
-                        "created_at": i.created_at + delta if i.created_at else None,
-                        "resolved_at": i.resolved_at + delta if i.resolved_at else None,
-                    }
-                )
-                for i in self.issues
-            ],
-            articles=[
-                a.model_copy(update={"updated_at": a.updated_at + delta if a.updated_at else None})
-                for a in self.articles
-            ],
+            accounts=[shifted(a, delta) for a in self.accounts],
+            deals=[shifted(d, delta) for d in self.deals],
+            tickets=[shifted(t, delta) for t in self.tickets],
+            messages=[shifted(m, delta) for m in self.messages],
+            issues=[shifted(i, delta) for i in self.issues],
+            articles=[shifted(a, delta) for a in self.articles],
         )
+
+
+Shiftable = TypeVar("Shiftable", bound=Account | Deal | Ticket | Message | TrackerIssue | Article)
+
+
+def shifted(record: Shiftable, delta: timedelta) -> Shiftable:
+    """`record` with its timestamps moved by `delta`, and its calendar dates by the whole days in it.
+
+    One record at a time, so a loader can shift a large workspace as it stores it instead of
+    holding a shifted copy of everything.
+    """
+    days = timedelta(days=delta.days)
+    match record:
+        case Account():
+            return record.model_copy(update={"renewal_date": record.renewal_date and record.renewal_date + days})
+        case Deal():
+            return record.model_copy(update={"close_date": record.close_date and record.close_date + days})
+        case Ticket():
+            return record.model_copy(
+                update={
+                    "created_at": record.created_at + delta,
+                    "updated_at": record.updated_at and record.updated_at + delta,
+                    "comments": [c.model_copy(update={"created_at": c.created_at + delta}) for c in record.comments],
+                }
+            )
+        case Message():
+            return record.model_copy(update={"posted_at": record.posted_at + delta})
+        case TrackerIssue():
+            return record.model_copy(
+                update={
+                    "created_at": record.created_at and record.created_at + delta,
+                    "resolved_at": record.resolved_at and record.resolved_at + delta,
+                }
+            )
+        case Article():
+            return record.model_copy(update={"updated_at": record.updated_at and record.updated_at + delta})
 
 
 def load_workspace(path: Path | None) -> Workspace:
     """Read a workspace file, or the embedded demo when `path` is None."""
+    # Bytes, not text: pydantic parses UTF-8 itself, and a decoded copy of a large file would
+    # double what is held while parsing (and quadruple it if one character is outside Latin-1).
     if path is None:
-        text = resources.files("connectors").joinpath("demo_workspace.json").read_text("utf-8")
+        data = resources.files("connectors").joinpath("demo_workspace.json").read_bytes()
     else:
-        text = path.read_text("utf-8")
-    return Workspace.model_validate_json(text)
+        data = path.read_bytes()
+    return Workspace.model_validate_json(data)

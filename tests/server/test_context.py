@@ -110,7 +110,8 @@ async def test_a_source_with_more_than_the_limit_is_truncated_with_a_cursor(ever
     report = await ask(everything, "Data export is missing rows", limit=3)
 
     support = source(report, "support")
-    assert (support.status, support.found, support.next_cursor) == ("truncated", 3, "3")
+    assert (support.status, support.found) == ("truncated", 3)
+    assert support.next_cursor is not None  # opaque: the local workspace binds it to the search
     assert len(report.tickets) == 3
 
 
