@@ -15,6 +15,7 @@ customer filters, never the whole workspace.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import queue
@@ -24,7 +25,7 @@ import sqlite3
 import tempfile
 import threading
 import weakref
-from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -46,12 +47,11 @@ from connectors.models import (
     TrackerIssue,
     WriteReceipt,
 )
-from connectors.workspace import Workspace, load_workspace, shifted
+from connectors.workspace import Workspace, read_records, shifted
 
 R = TypeVar("R")
 M = TypeVar("M", bound=Record)
 Identified = Account | Article | Deal | Message | Ticket | TrackerIssue
-Stored = TypeVar("Stored", bound=Identified)
 
 _TOKENIZER = "porter unicode61 remove_diacritics 2"
 # One full-text index per searchable kind, so a chat search never wades through ticket matches.
@@ -81,6 +81,25 @@ CREATE INDEX records_time ON records (kind, at);
 CREATE INDEX records_customer ON records (kind, customer COLLATE NOCASE, at);
 """
 _CHUNK = 2000  # records per executemany: large enough to amortise the call, small enough to hold
+_FROM_STAGING = (
+    """
+BEGIN;
+CREATE TABLE ordering (n INTEGER PRIMARY KEY, s INTEGER NOT NULL, kind TEXT NOT NULL);
+INSERT INTO ordering (n, s, kind)
+    SELECT row_number() OVER (ORDER BY kind, at, rowid), rowid, kind FROM staging
+    WHERE rowid IN (SELECT max(rowid) FROM staging GROUP BY kind, id);
+INSERT INTO records (n, kind, id, customer, at, domain, plan, body)
+    SELECT o.n, s.kind, s.id, s.customer, s.at, s.domain, s.plan, s.body
+    FROM ordering o JOIN staging s ON s.rowid = o.s;
+"""
+    + "".join(
+        f"INSERT INTO {table} (rowid, text) SELECT o.n, s.text FROM ordering o JOIN staging s ON s.rowid = o.s "
+        f"WHERE o.kind = '{kind}';\n"
+        for kind, table in TEXT_TABLES.items()
+    )
+    + _INDEXES
+    + "DROP TABLE ordering; DROP TABLE staging; COMMIT;"
+)
 
 # Words that carry no meaning for matching an issue description against records.
 STOPWORDS = frozenset(
@@ -224,19 +243,28 @@ class LocalWorkspace:
 
     def __init__(self, workspace: Workspace, *, now: datetime | None = None) -> None:
         """Store `workspace`; with `now`, shift its timestamps so its anchor lands there (see `Workspace.anchor`)."""
+        self._start(lambda: _members(workspace), now)
+
+    @classmethod
+    def open(cls, path: Path | None = None, *, now: datetime | None = None) -> LocalWorkspace:
+        """The workspace in `path`, or the embedded demo, anchored at `now`.
+
+        The file is read one record at a time, never held whole: a large workspace costs
+        memory only for the SQLite file's cache. Raises `WorkspaceFileError` for a broken file.
+        """
+        workspace = cls.__new__(cls)
+        workspace._start(lambda: read_records(path), now or datetime.now(UTC))
+        return workspace
+
+    def _start(self, records: Callable[[], Iterable[datetime | Identified]], now: datetime | None) -> None:
         self._db = _Database()
         self._closer = weakref.finalize(self, self._db.close)
         self._ids = itertools.count(1)
         try:
-            self._load(workspace, now - workspace.anchor if now and workspace.anchor else None)
+            self._load(records, now)
         except BaseException:
             self.close()
             raise
-
-    @classmethod
-    def open(cls, path: Path | None = None, *, now: datetime | None = None) -> LocalWorkspace:
-        """The workspace in `path`, or the embedded demo, anchored at `now`."""
-        return cls(load_workspace(path), now=now or datetime.now(UTC))
 
     def close(self) -> None:
         """Drop the database file; the workspace cannot be used afterwards."""
@@ -245,38 +273,46 @@ class LocalWorkspace:
     async def aclose(self) -> None:
         self.close()
 
-    def _load(self, ws: Workspace, delta: timedelta | None) -> None:
+    def _load(
+        self, records: Callable[[], Iterable[datetime | Identified]], now: datetime | None, *, fresh: bool = True
+    ) -> None:
+        """Fill the database from `records` (the anchor, if any, among them) in time linear in their number.
+
+        Records are staged in file order, then copied oldest first per kind, so rowid order is time
+        order (see the module docstring) whatever the file's order; the last of several records with
+        one id wins, as replacing them one by one would leave.
+        """
         db = self._db.writer
-        # Nothing to roll back to while the file is first filled: a failed load discards the whole file.
-        db.execute("PRAGMA journal_mode = OFF")
-        db.executescript(_SCHEMA)
+        if fresh:
+            # Nothing to roll back to while the file is first filled: a failed load discards the whole file.
+            db.execute("PRAGMA journal_mode = OFF")
+            db.executescript(_SCHEMA)
         db.execute("BEGIN")
-        n = 0
-        for kind, records in (
-            ("account", ws.accounts),
-            ("deal", ws.deals),
-            ("ticket", ws.tickets),
-            ("message", ws.messages),
-            ("issue", ws.issues),
-            ("article", ws.articles),
-        ):
-            ordered = _oldest_first(records)  # same order shifted or not: a shift moves every record alike
-            for chunk in _chunks(ordered, _CHUNK):
-                rows: list[tuple[object, ...]] = []
-                texts: list[tuple[int, str]] = []
-                for record in chunk:
-                    stored = shifted(record, delta) if delta else record
-                    row = _row(stored)
-                    n += 1
-                    rows.append(
-                        (n, kind, stored.id, row.customer, row.at, row.domain, row.plan, stored.model_dump_json())
-                    )
-                    if row.text is not None:
-                        texts.append((n, row.text))
-                db.executemany("INSERT INTO records VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
-                if texts:
-                    db.executemany(f"INSERT INTO {TEXT_TABLES[kind]} (rowid, text) VALUES (?, ?)", texts)
-        db.executescript(_INDEXES)  # also commits
+        db.execute("DROP TABLE IF EXISTS staging")
+        db.execute("CREATE TABLE staging (kind, id, customer, at, domain, plan, body, text)")
+        delta: timedelta | None = None
+        staged = False
+        chunk: list[tuple[str | None, ...]] = []
+        for item in records():
+            if isinstance(item, datetime):
+                if staged:
+                    # The anchor came after records already stored unshifted: start again knowing it.
+                    db.execute("COMMIT")
+                    self._load(functools.partial(_anchored, item, records), now, fresh=False)
+                    return
+                delta = now - item if now else None
+                continue
+            stored = shifted(item, delta) if delta else item
+            row = _row(stored)
+            chunk.append(
+                (row.kind, stored.id, row.customer, row.at, row.domain, row.plan, stored.model_dump_json(), row.text)
+            )
+            staged = True
+            if len(chunk) == _CHUNK:
+                db.executemany("INSERT INTO staging VALUES (?, ?, ?, ?, ?, ?, ?, ?)", chunk)
+                chunk.clear()
+        db.executemany("INSERT INTO staging VALUES (?, ?, ?, ?, ?, ?, ?, ?)", chunk)
+        db.executescript(_FROM_STAGING)  # commits the staged rows first, then copies them in one transaction
         # Readers run beside the writer from here on; WAL lets them read while a write is under way.
         db.execute("PRAGMA journal_mode = WAL")
 
@@ -550,15 +586,22 @@ def _row(record: Identified) -> _Row:
             return _Row("article", None, at, None, None, f"{record.title} {record.snippet}")
 
 
-def _oldest_first(records: Iterable[Stored]) -> list[Stored]:
-    """The last version of each id (as replacing them one by one would leave), oldest first."""
-    latest = {r.id: r for r in records}
-    return sorted(latest.values(), key=lambda r: _row(r).at or "")
+def _members(workspace: Workspace) -> Iterator[datetime | Identified]:
+    """A workspace's anchor and records in the order a workspace file holds them."""
+    if workspace.anchor is not None:
+        yield workspace.anchor
+    for records in (workspace.accounts, workspace.deals, workspace.tickets):
+        yield from records
+    for records in (workspace.messages, workspace.issues, workspace.articles):
+        yield from records
 
 
-def _chunks(items: Sequence[Stored], size: int) -> Iterator[Sequence[Stored]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+def _anchored(
+    anchor: datetime, records: Callable[[], Iterable[datetime | Identified]]
+) -> Iterator[datetime | Identified]:
+    """`records` with `anchor` first and no other anchor."""
+    yield anchor
+    yield from (r for r in records() if not isinstance(r, datetime))
 
 
 def _filters(*conditions: tuple[str, object]) -> tuple[str, list[object]]:
