@@ -29,10 +29,8 @@ from pathlib import Path
 
 import anyio
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from connectors.local import LocalWorkspace  # noqa: E402  # after the path fix-up above
-from tests.workspaces import ANCHOR, busy_workspace  # noqa: E402
+from connectors.local import LocalWorkspace
+from tests.workspaces import ANCHOR, busy_workspace
 
 QUERIES = [
     "API returning 500 errors since the deploy",
@@ -107,7 +105,7 @@ def run(size: int, folder: Path, rounds: int) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description="How the local workspace scales with its size.")
     parser.add_argument("--sizes", default="1000,10000,100000")
     parser.add_argument("--rounds", type=int, default=40)
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)

@@ -9,8 +9,9 @@ connection, one at a time, and the database's write-ahead log lets reads carry o
 
 Searching: each searchable kind has a contentless FTS5 index keyed by the record's rowid.
 Records are stored oldest first, so rowid order is time order: a time window becomes a
-rowid range the index skips to, and bm25 ranks only the matches that pass the window and
-customer filters, never the whole workspace.
+rowid range the index skips to, and bm25 ranks only matches that pass the window and
+customer filters, a block of the newest 500 at a time (see `LocalWorkspace._ranked`), never
+the whole workspace. Cursors carry the offset and a tag of the search that issued them.
 """
 
 from __future__ import annotations
