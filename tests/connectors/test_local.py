@@ -12,10 +12,11 @@ import anyio
 import pytest
 
 from connectors import CRM, Chat, KnowledgeBase, SupportPlatform, Tracker, local
+from connectors import workspace as workspace_module
 from connectors.errors import InvalidCursorError, NotFoundError
 from connectors.local import LocalWorkspace
 from connectors.models import Account, Ticket
-from connectors.workspace import Workspace, WorkspaceFileError, load_workspace
+from connectors.workspace import Workspace, WorkspaceFileError, load_workspace, read_records
 from tests.workspaces import ANCHOR as BUSY_ANCHOR
 from tests.workspaces import busy_workspace
 
@@ -430,3 +431,20 @@ async def test_paging_across_ranking_blocks_returns_every_match_once(monkeypatch
 
     assert sorted(seen) == [t.id for t in tickets]
     assert seen[:4] == ["t00", "t03", "t01", "t02"]  # the newest block, its better matches first
+
+
+def test_a_workspace_file_read_a_few_characters_at_a_time_gives_the_same_records(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr(workspace_module._JsonReader, "_CHUNK", 7)  # pyright: ignore[reportPrivateUsage]  # every value straddles a window
+    demo = load_workspace(None)
+    file = tmp_path / "workspace.json"
+    file.write_text(demo.model_dump_json(indent=2).replace('"Acme Corp"', '"Acme \\u00e9 Corp 東京"'), "utf-8")
+    expected = load_workspace(file)
+
+    records = list(read_records(file))
+
+    assert records[0] == expected.anchor
+    assert records[1:] == [*expected.accounts, *expected.deals, *expected.tickets, *expected.messages,
+                           *expected.issues, *expected.articles]  # fmt: skip
+    assert any(getattr(r, "customer", None) == "Acme é Corp 東京" for r in records)
