@@ -89,7 +89,9 @@ def child(path: Path, rounds: int) -> dict[str, float]:
 def run(size: int, folder: Path, rounds: int) -> dict[str, float]:
     path = folder / f"workspace-{size}.json"
     started = time.perf_counter()
-    path.write_text(busy_workspace(size).model_dump_json(), "utf-8")
+    # Generated in a process of its own: on Linux a child's ru_maxrss starts from its parent's RSS at
+    # fork, so the parent must stay small for the loading child's peak to be its own.
+    subprocess.run([sys.executable, __file__, "--generate", str(size), str(path)], check=True)
     made = time.perf_counter() - started
     done = subprocess.run(
         [sys.executable, __file__, "--child", str(path), "--rounds", str(rounds)],
@@ -109,7 +111,12 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000,10000,100000")
     parser.add_argument("--rounds", type=int, default=40)
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--generate", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.generate:
+        size, path = args.generate
+        Path(path).write_text(busy_workspace(int(size)).model_dump_json(), "utf-8")
+        return
     if args.child:
         print(json.dumps(child(args.child, args.rounds)))
         return
