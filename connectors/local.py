@@ -385,11 +385,12 @@ class LocalWorkspace:
     ) -> list[tuple[int]]:
         """Rowids of the matches at ranks `offset` to `offset + count`, best first.
 
-        bm25 costs several microseconds a row on long tickets, so ranking every match of a common word
-        in a large workspace would take a tenth of a second. Matches are instead ranked in blocks of
-        RANK_BLOCK, newest block first: the newest 500 matches that pass the filters, best first,
-        then the next 500. A workspace with fewer matches than that (and every window of a
-        small one) is ranked as a whole; the cost never grows past one block a page.
+        Scoring a row with bm25 walks its position lists, so ranking every match of a common word in a
+        large workspace would cost a tenth of a second. Matches are instead ranked in blocks of
+        RANK_BLOCK, newest block first: the newest 500 matches that pass the filters, best first, then
+        the next 500, and so on, so paging still reaches every match once. A search with fewer matches
+        (every search of a small workspace) is ranked as a whole. What still grows with the workspace
+        is bm25's document count per query word (its IDF), which FTS5 takes over the whole index.
         """
         found: list[tuple[int]] = []
         block, skip = divmod(offset, RANK_BLOCK)
