@@ -130,7 +130,7 @@ async def test_a_vendor_that_rejects_its_token_is_broken_and_the_token_is_not_sh
     [support, *_] = await diagnose(zendesk_settings(monkeypatch), now=ANCHOR, transport=fake.transport())
 
     assert support.verdict == "broken"
-    assert "AuthError" in support.detail
+    assert "credentials refused" in support.detail
     assert "ESCALATION_ZENDESK_TOKEN" in support.detail
     assert TOKEN not in support.model_dump_json()
 
