@@ -72,20 +72,29 @@ class Redacted:
 
 @dataclass(frozen=True, slots=True)
 class _Hit:
+    """A span a detector claims; `kind` None claims a look-alike (an IBAN with a wrong check digit)
+    so that no later detector reads part of it as something else (its last digits as a phone)."""
+
     start: int
     end: int
-    kind: Kind
+    kind: Kind | None
     replacement: str
+
+
+def _ascii(pattern: str) -> re.Pattern[str]:
+    # ASCII word boundaries: Korean and Japanese letters count as \w in Unicode mode, and in those
+    # languages a number or an address sits right against the next word with no space.
+    return re.compile(pattern, re.ASCII)
 
 
 _MARKER_VALUE = re.compile("|".join(re.escape(m) for m in MARKERS.values()))
 
 # --- secrets -------------------------------------------------------------------------------------
 
-_PRIVATE_KEY = re.compile(
+_PRIVATE_KEY = _ascii(
     r"-----BEGIN (?:[A-Z0-9]+ ){0,3}PRIVATE KEY-----[^-]{0,20000}-----END (?:[A-Z0-9]+ ){0,3}PRIVATE KEY-----"
 )
-_KEY_PREFIXES = re.compile(
+_KEY_PREFIXES = _ascii(
     r"(?<![\w-])(?:"
     r"(?:sk|rk)_(?:live|test)_[0-9A-Za-z]{10,247}"  # Stripe secret and restricted keys
     r"|whsec_[0-9A-Za-z]{20,100}"  # Stripe webhook signing secret
@@ -107,11 +116,11 @@ _KEY_PREFIXES = re.compile(
     r"|hf_[A-Za-z0-9]{30,64}"  # Hugging Face
     r")(?![\w-])"
 )
-_JWT = re.compile(r"(?<![\w-])eyJ[A-Za-z0-9_-]{4,2000}\.eyJ[A-Za-z0-9_-]{4,8000}\.[A-Za-z0-9_-]{0,2000}(?![\w-])")
-_SLACK_WEBHOOK = re.compile(r"hooks\.slack\.com/(?:services|workflows|triggers)/([A-Za-z0-9/_-]{10,200})")
+_JWT = _ascii(r"(?<![\w-])eyJ[A-Za-z0-9_-]{4,2000}\.eyJ[A-Za-z0-9_-]{4,8000}\.[A-Za-z0-9_-]{0,2000}(?![\w-])")
+_SLACK_WEBHOOK = _ascii(r"hooks\.slack\.com/(?:services|workflows|triggers)/([A-Za-z0-9/_-]{10,200})")
 # A bearer token has a digit or is long: "Bearer token" and "Bearer authentication" are prose.
-_BEARER = re.compile(r"\bBearer\s+((?=[A-Za-z0-9._~+/=-]{0,500}\d)[A-Za-z0-9._~+/=-]{12,500}|[A-Za-z0-9._~+/=-]{24,500})")
-_BASIC = re.compile(r"(?i:authorization)[\"']?\s*[:=]\s*[\"']?Basic\s+([A-Za-z0-9+/]{8,500}={0,2})")
+_BEARER = _ascii(r"\bBearer\s+((?=[A-Za-z0-9._~+/=-]{0,500}\d)[A-Za-z0-9._~+/=-]{12,500}|[A-Za-z0-9._~+/=-]{24,500})")
+_BASIC = _ascii(r"(?i:authorization)[\"']?\s*[:=]\s*[\"']?Basic\s+([A-Za-z0-9+/]{8,500}={0,2})")
 _SECRET_NAMES = (
     r"pass(?:word|wd|phrase)?|pwd|secret|client[_-]?secret|api[_-]?key|apikey|x-api-key|access[_-]?key"
     r"|secret[_-]?(?:access[_-]?)?key|aws_secret_access_key|private[_-]?key"
@@ -120,49 +129,50 @@ _SECRET_NAMES = (
 )
 # `password=x`, `password: x`, `"password": "x"`, `PASSWORD='x'`; the value ends at whitespace or a
 # separator unless quoted. The name must not be the tail of a longer word ("tokens:", "passwords").
-_KEY_VALUE = re.compile(
+_KEY_VALUE = _ascii(
     r"(?<![\w-])([\"']?)(?i:" + _SECRET_NAMES + r")\1(?![\w-])[ \t]{0,3}(?:[:=]|は|:|：)[ \t]{0,3}"
     r"(\"(?:[^\"\\\n]|\\.){1,500}\"|'[^'\n]{1,500}'|[^\s\"',;&<>]{1,500})"
 )
-_QUERY_SECRET = re.compile(
+_QUERY_SECRET = _ascii(
     r"[?&#](?i:access_token|refresh_token|id_token|token|api_key|apikey|key|sig|signature|password|pwd|secret"
     r"|client_secret|code|auth|x-amz-signature|x-amz-credential|x-goog-signature)=([^&#\s\"'<>]{1,2000})"
 )
-_URL_USERINFO = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]{1,20}://[^\s/:@\"'<>]{1,256}:([^\s/@\"'<>]{1,256})@")
+_URL_USERINFO = _ascii(r"\b[A-Za-z][A-Za-z0-9+.-]{1,20}://[^\s/:@\"'<>]{1,256}:([^\s/@\"'<>]{1,256})@")
 
 # --- contact details -----------------------------------------------------------------------------
 
-_EMAIL = re.compile(
+_EMAIL = _ascii(
     r"(?<![\w.%+-])([A-Za-z0-9._%+-]{1,64})@((?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.){1,8}[A-Za-z]{2,24})"
     r"(?![\w-]|\.[A-Za-z0-9])"
 )
 # `icon@2x.png` and `git@github.com:org/repo` are not addresses of a person.
 _FILE_SUFFIXES = frozenset({"png", "jpg", "jpeg", "gif", "svg", "webp", "ico", "bmp", "tif", "tiff", "pdf"})
-_PHONE = re.compile(
+_PHONE = _ascii(
     r"(?<![\w+/.@#$€£¥₩-])"
     r"(\+\d{1,3}[ .-]?(?:\(\d{1,4}\)[ .-]?)?\d{1,5}(?:[ .-]\d{1,5}){0,4}"  # international
     r"|\+\d{8,15}"
     r"|\(\d{1,4}\)[ .-]?\d{1,5}(?:[ .-]\d{1,5}){1,4}"  # (415) 555-2671
     r"|\d{1,5}(?:[ .-]\d{1,5}){1,4})"  # 010-1234-5678, 020 7946 0958
-    r"(?![\w/@%-]|[.,]\d)"
+    r"(?![\w/@%-]|[.,:]\d)"
 )
-_DATE_LIKE = re.compile(r"\d{4}[-./ ]\d{1,2}[-./ ]\d{1,2}|\d{1,2}[-./ ]\d{1,2}[-./ ]\d{2,4}")
-_IP_LIKE = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
+# A date leads (`2026-11-19 09`), or the whole candidate is one (`19.11.2026`).
+_DATE_LIKE = _ascii(r"\d{4}[-./ ]\d{1,2}[-./ ]\d{1,2}(?!\d)|\d{1,2}[-./]\d{1,2}[-./]\d{2,4}$")
+_IP_LIKE = _ascii(r"\d{1,3}(?:\.\d{1,3}){3}")
 
 # --- financial and national identifiers ----------------------------------------------------------
 
-_CARD = re.compile(r"(?<![\w.-])\d(?:[ -]?\d){12,18}(?![\w-]|[.,]\d)")
+_CARD = _ascii(r"(?<![\w.-])\d(?:[ -]?\d){12,18}(?![\w-]|[.,]\d)")
 # Issuer prefixes of the major networks: Visa, Mastercard, Amex, Discover, JCB, UnionPay, Diners.
-_CARD_ISSUER = re.compile(r"4|5[1-5]|2(?:2[2-9]|[3-6]\d|7[01]|720)|3[47]|6011|64[4-9]|65|35(?:2[89]|[3-8]\d)|62|3(?:0[0-5]|[689])")
-_IBAN = re.compile(r"(?<![\w-])[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?(?![\w-])")
-_SSN = re.compile(r"(?<![\w-])(?<!\d )(\d{3})([- ])(\d{2})\2(\d{4})(?![\w-]|[ -]\d)")
-_SSN_NAMED = re.compile(r"(?i:\bssn|social security(?: number| no\.?)?)\W{0,5}(\d{9})(?!\d)")
-_NINO = re.compile(
+_CARD_ISSUER = _ascii(r"4|5[1-5]|2(?:2[2-9]|[3-6]\d|7[01]|720)|3[47]|6011|64[4-9]|65|35(?:2[89]|[3-8]\d)|62|3(?:0[0-5]|[689])")
+_IBAN = _ascii(r"(?<![\w-])[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?(?![\w-])")
+_SSN = _ascii(r"(?<![\w-])(?<!\d )(\d{3})([- ])(\d{2})\2(\d{4})(?![\w-]|[ -]\d)")
+_SSN_NAMED = _ascii(r"(?i:\bssn|social security(?: number| no\.?)?)\W{0,5}(\d{9})(?!\d)")
+_NINO = _ascii(
     r"(?<![\w-])(?!BG|GB|KN|NK|NT|TN|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D](?![\w-])"
 )
-_RRN = re.compile(r"(?<![\d-])(\d{6})(-?)(\d{7})(?![\d-])")
-_MY_NUMBER = re.compile(r"(?<![\d-])(?<!\d )(\d{4})([ -]?)(\d{4})\2(\d{4})(?![\d-]|[ -]\d)")
-_MY_NUMBER_WORD = re.compile(r"(?i:マイナンバー|個人番号|my ?number|kojin ?bang[oō])")
+_RRN = _ascii(r"(?<![\d-])(\d{6})(-?)(\d{7})(?![\d-])")
+_MY_NUMBER = _ascii(r"(?<![\d-])(?<!\d )(\d{4})([ -]?)(\d{4})\2(\d{4})(?![\d-]|[ -]\d)")
+_MY_NUMBER_WORD = _ascii(r"(?i:マイナンバー|個人番号|my ?number|kojin ?bang[oō])")
 
 
 def _hits_secrets(text: str) -> Iterator[_Hit]:
@@ -195,18 +205,22 @@ def _hits_cards(text: str) -> Iterator[_Hit]:
         digits = m.group().replace(" ", "").replace("-", "")
         if 13 <= len(digits) <= 19 and _CARD_ISSUER.match(digits) and luhn.is_valid(digits):
             yield _Hit(m.start(), m.end(), "card", MARKERS["card"])
+        elif len(digits) >= 15:
+            yield _Hit(m.start(), m.end(), None, m.group())
 
 
 def _hits_ibans(text: str) -> Iterator[_Hit]:
     for m in _IBAN.finditer(text):
-        if stdnum_iban.is_valid(m.group()):
-            yield _Hit(m.start(), m.end(), "iban", MARKERS["iban"])
+        valid = stdnum_iban.is_valid(m.group(), check_country=False)
+        yield _Hit(m.start(), m.end(), "iban" if valid else None, MARKERS["iban"] if valid else m.group())
 
 
 def _hits_national_ids(text: str) -> Iterator[_Hit]:
     for m in _SSN.finditer(text):
         if ssn.is_valid(m.group(1) + m.group(3) + m.group(4)):
             yield _Hit(m.start(), m.end(), "ssn", MARKERS["ssn"])
+        elif m.group(2) == "-" and m.group(1)[0] != "0":  # no phone plan writes 3-2-4 without a trunk 0
+            yield _Hit(m.start(), m.end(), None, m.group())
     for m in _SSN_NAMED.finditer(text):
         if ssn.is_valid(m.group(1)):
             yield _Hit(m.start(1), m.end(1), "ssn", MARKERS["ssn"])
@@ -239,7 +253,7 @@ def _hits_phones(text: str) -> Iterator[_Hit]:
     for m in _PHONE.finditer(text):
         candidate = m.group(1)
         digits = sum(ch.isdigit() for ch in candidate)
-        if not 7 <= digits <= 15 or _DATE_LIKE.fullmatch(candidate) or _IP_LIKE.fullmatch(candidate):
+        if not 7 <= digits <= 15 or _DATE_LIKE.match(candidate) or _IP_LIKE.fullmatch(candidate):
             continue
         if _valid_phone(candidate):
             yield _Hit(m.start(1), m.end(1), "phone", MARKERS["phone"])
@@ -261,8 +275,8 @@ def _valid_phone(candidate: str) -> bool:
 _DETECTORS: tuple[Callable[[str], Iterator[_Hit]], ...] = (
     _hits_secrets,
     _hits_emails,
+    _hits_ibans,  # before cards: an IBAN's digits can look like a card number with a wrong check digit
     _hits_cards,
-    _hits_ibans,
     _hits_national_ids,
     _hits_phones,
 )
@@ -299,6 +313,7 @@ def redact(text: str, *, allow: Collection[str] = ()) -> Redacted:
                     hit = _Hit(hit.start, hit.end, "email", f"{MARKERS['email']}@{domain}")
             taken_starts.insert(i, hit.start)
             taken.insert(i, hit)
+    taken = [hit for hit in taken if hit.kind is not None]
     if not taken:
         return Redacted(text)
     out: list[str] = []
@@ -308,5 +323,5 @@ def redact(text: str, *, allow: Collection[str] = ()) -> Redacted:
         out.append(hit.replacement)
         position = hit.end
     out.append(text[position:])
-    counts = Counter(hit.kind for hit in taken)
+    counts = Counter(hit.kind for hit in taken if hit.kind is not None)
     return Redacted("".join(out), dict(sorted(counts.items())))
