@@ -171,7 +171,7 @@ def _strip_hidden_entities(text: str) -> str:
 _LT = r"(?:<|＜|﹤|&lt;|&#0*60;|&#[xX]0*3[cC];)"
 _GT = r"(?:>|＞|﹥|&gt;|&#0*62;|&#[xX]0*3[eE];)"
 _CHAT_TOKEN = re.compile(
-    rf"{_LT}[|｜][^|｜<>\n]{{1,60}}[|｜]{_GT}"  # <|im_start|>, <|eot_id|>, <｜begin▁of▁sentence｜>
+    rf"{_LT}[|｜][^|｜<>\[\]\n]{{1,60}}[|｜]{_GT}"  # <|im_start|>, <|eot_id|>, <｜begin▁of▁sentence｜>
     rf"|\[/?(?:INST|SYSTEM_PROMPT|AVAILABLE_TOOLS|TOOL_CALLS|TOOL_RESULTS)\]"  # Llama 2, Mistral
     rf"|{_LT}{_LT}/?SYS{_GT}{_GT}"
     rf"|{_LT}/?(?:start_of_turn|end_of_turn|bos|eos|eot|im_start|im_end|endoftext){_GT}",
@@ -182,11 +182,14 @@ _ROLE_NAMES = (
     r"|tool[_-]?response|function[_-]?calls?|function[_-]?results?|untrusted[\w-]*|trusted[\w-]*"
 )
 _ROLE_TAG = re.compile(rf"{_LT}\s*/?\s*(?:{_ROLE_NAMES})(?![\w-])[^<>＜＞\n]{{0,200}}?/?{_GT}", re.IGNORECASE)
+# An envelope tag cut short (`<untrusted-` with no `>`) is still no text's business.
+_ENVELOPE_PREFIX = re.compile(rf"{_LT}\s*/?\s*untrusted", re.IGNORECASE)
 _CHAT_MARKER = "[removed: chat-template token]"
 _ROLE_MARKER = "[removed: role tag]"
 _COMMENT_MARKER = "[removed: HTML comment]"
 _HIDDEN_HTML_MARKER = "[removed: hidden HTML]"
 _ACTIVE_HTML_MARKER = "[removed: active HTML]"
+_ENVELOPE_MARKER = "[removed: envelope tag]"
 
 _OPEN_TAG = re.compile(r"<([A-Za-z][A-Za-z0-9]{0,15})((?:\s[^<>]{0,2000})?)>")
 _HIDING_ATTR = re.compile(
@@ -291,12 +294,20 @@ def _element_end(text: str, tag: str, position: int) -> int:
 def _defang_prose(text: str) -> str:
     text = _remove_comments(text)
     text = _remove_hidden_elements(text)
-    return _MD_IMAGE.sub(_md_image, text)
+    # Images last: a marker put in by an earlier rule can complete one (`![a]` + `[removed: ...]`).
+    text = _MD_IMAGE.sub(_md_image, _defang_everywhere(text))
+    if "`" not in text and "~" not in text:
+        return text
+    # None of these lines opened a code block before; one that does now (```<!-- x --> became
+    # ```[removed: ...]) is escaped so the next reading splits prose and code the same way.
+    lines = text.split("\n")
+    return "\n".join("\\" + line if _fence_line(line) else line for line in lines)
 
 
 def _defang_everywhere(text: str) -> str:
     text = _CHAT_TOKEN.sub(_CHAT_MARKER, text)
-    return _ROLE_TAG.sub(_ROLE_MARKER, text)
+    text = _ROLE_TAG.sub(_ROLE_MARKER, text)
+    return _ENVELOPE_PREFIX.sub(_ENVELOPE_MARKER, text)
 
 
 def _fence_line(line: str) -> tuple[str, str] | None:
@@ -308,7 +319,7 @@ def _fence_line(line: str) -> tuple[str, str] | None:
 
 
 def _defang_markup(text: str) -> str:
-    if not any(c in text for c in "<>!&[＜﹤｜"):
+    if not any(c in text for c in "<>!&[`~＜﹤｜"):
         return text
     out: list[str] = []
     prose: list[str] = []
@@ -320,7 +331,7 @@ def _defang_markup(text: str) -> str:
             if opened is None:
                 prose.append(line)
                 continue
-            out.append(_defang_everywhere(_defang_prose("".join(prose))))
+            out.append(_defang_prose_chunk("".join(prose)))
             prose = []
             fence = opened[0].strip()
             out.append(_defang_everywhere(opened[0] + _fence_info(opened[1]) + line[len(bare) :]))
@@ -329,8 +340,15 @@ def _defang_markup(text: str) -> str:
             out.append(_defang_everywhere(line))
             if closing:
                 fence = None
-    out.append(_defang_everywhere(_defang_prose("".join(prose))))
+    out.append(_defang_prose_chunk("".join(prose)))
     return "".join(out)
+
+
+def _defang_prose_chunk(chunk: str) -> str:
+    # The line break before the next fence stays: an unclosed comment that hides "the rest" must
+    # not pull the fence onto its line, or the next reading would see no fence there.
+    body = chunk.removesuffix("\n")
+    return _defang_prose(body) + chunk[len(body) :]
 
 
 def _fence_info(info: str) -> str:
@@ -401,7 +419,7 @@ def wrap(text: str, nonce: str) -> str:
     """`text` inside `<untrusted-NONCE>` tags that nothing inside can close or imitate."""
     if not _NONCE.fullmatch(nonce):
         raise ValueError("the envelope nonce must be 12 to 64 lowercase hex digits; use new_nonce()")
-    body = _ROLE_TAG.sub(_ROLE_MARKER, text)
+    body = _ENVELOPE_PREFIX.sub(_ENVELOPE_MARKER, _ROLE_TAG.sub(_ROLE_MARKER, text))
     body = body.replace(nonce, "[removed: envelope nonce]")
     return f"<untrusted-{nonce}>\n{body}\n</untrusted-{nonce}>"
 
