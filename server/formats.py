@@ -291,7 +291,7 @@ def _adf_table(node: SyntaxTreeNode) -> Json:
     rows: list[Json] = []
     for part in node.children:
         for row in part.children:
-            cells = [
+            cells: list[Json] = [
                 {
                     "type": "tableHeader" if cell.type == "th" else "tableCell",
                     "attrs": {},

@@ -130,7 +130,7 @@ _SECRET_NAMES = (
 # `password=x`, `password: x`, `"password": "x"`, `PASSWORD='x'`; the value ends at whitespace or a
 # separator unless quoted. The name must not be the tail of a longer word ("tokens:", "passwords").
 _KEY_VALUE = _ascii(
-    r"(?<![\w-])([\"']?)(?i:" + _SECRET_NAMES + r")\1(?![\w-])[ \t]{0,3}(?:[:=]|は|:|：)[ \t]{0,3}"
+    r"(?<![\w-])([\"']?)(?i:" + _SECRET_NAMES + r")\1(?![\w-])[ \t]{0,3}(?:[:=]|は|\uff1a)[ \t]{0,3}"
     r"(\"(?:[^\"\\\n]|\\.){1,500}\"|'[^'\n]{1,500}'|[^\s\"',;&<>]{1,500})"
 )
 _QUERY_SECRET = _ascii(
@@ -163,7 +163,9 @@ _IP_LIKE = _ascii(r"\d{1,3}(?:\.\d{1,3}){3}")
 
 _CARD = _ascii(r"(?<![\w.-])\d(?:[ -]?\d){12,18}(?![\w-]|[.,]\d)")
 # Issuer prefixes of the major networks: Visa, Mastercard, Amex, Discover, JCB, UnionPay, Diners.
-_CARD_ISSUER = _ascii(r"4|5[1-5]|2(?:2[2-9]|[3-6]\d|7[01]|720)|3[47]|6011|64[4-9]|65|35(?:2[89]|[3-8]\d)|62|3(?:0[0-5]|[689])")
+_CARD_ISSUER = _ascii(
+    r"4|5[1-5]|2(?:2[2-9]|[3-6]\d|7[01]|720)|3[47]|6011|64[4-9]|65|35(?:2[89]|[3-8]\d)|62|3(?:0[0-5]|[689])"
+)
 _IBAN = _ascii(r"(?<![\w-])[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?(?![\w-])")
 _SSN = _ascii(r"(?<![\w-])(?<!\d )(\d{3})([- ])(\d{2})\2(\d{4})(?![\w-]|[ -]\d)")
 _SSN_NAMED = _ascii(r"(?i:\bssn|social security(?: number| no\.?)?)\W{0,5}(\d{9})(?!\d)")
@@ -195,7 +197,7 @@ def _hits_secrets(text: str) -> Iterator[_Hit]:
 def _hits_emails(text: str) -> Iterator[_Hit]:
     for m in _EMAIL.finditer(text):
         local, domain = m.group(1), m.group(2)
-        if domain.rsplit(".", 1)[-1].lower() in _FILE_SUFFIXES or text.startswith(":", m.end()) and local == "git":
+        if domain.rsplit(".", 1)[-1].lower() in _FILE_SUFFIXES or (text.startswith(":", m.end()) and local == "git"):
             continue
         yield _Hit(m.start(), m.end(), "email", MARKERS["email"])
 
@@ -323,5 +325,5 @@ def redact(text: str, *, allow: Collection[str] = ()) -> Redacted:
         out.append(hit.replacement)
         position = hit.end
     out.append(text[position:])
-    counts = Counter(hit.kind for hit in taken if hit.kind is not None)
+    counts: Counter[Kind] = Counter(hit.kind for hit in taken if hit.kind is not None)
     return Redacted("".join(out), dict(sorted(counts.items())))

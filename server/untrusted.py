@@ -108,11 +108,11 @@ def _strip_run(run: str, before: str, after: str) -> str:
                 out.append(ch)
             continue
         if _is_variation_selector(cp):
-            if prev and not _is_variation_selector(prev) and prev not in (_ZWJ, _ZWNJ):
-                if (cp in (0xFE0E, 0xFE0F) and (_is_emoji(prev) or ch_is_keycap_base(prev))) or (
-                    cp not in (0xFE0E, 0xFE0F) and _is_han(prev)
-                ):
-                    out.append(ch)
+            # One selector after the kind of character it applies to; a run of them carries data.
+            presentation = cp in (0xFE0E, 0xFE0F) and (_is_emoji(prev) or _is_keycap_base(prev))
+            ideographic = cp not in (0xFE0E, 0xFE0F) and _is_han(prev)
+            if presentation or ideographic:
+                out.append(ch)
             continue
         if cp in (0x2028, 0x2029):  # line and paragraph separators: a plain line break
             out.append("\n")
@@ -122,7 +122,7 @@ def _strip_run(run: str, before: str, after: str) -> str:
     return "".join(out)
 
 
-def ch_is_keycap_base(cp: int) -> bool:
+def _is_keycap_base(cp: int) -> bool:
     return cp in (0x23, 0x2A) or 0x30 <= cp <= 0x39
 
 
@@ -168,10 +168,10 @@ def _strip_hidden_entities(text: str) -> str:
 
 # --- markup --------------------------------------------------------------------------------------
 
-_LT = r"(?:<|＜|﹤|&lt;|&#0*60;|&#[xX]0*3[cC];)"
-_GT = r"(?:>|＞|﹥|&gt;|&#0*62;|&#[xX]0*3[eE];)"
+_LT = r"(?:<|\uff1c|\ufe64|&lt;|&#0*60;|&#[xX]0*3[cC];)"  # also full-width and small forms
+_GT = r"(?:>|\uff1e|\ufe65|&gt;|&#0*62;|&#[xX]0*3[eE];)"
 _CHAT_TOKEN = re.compile(
-    rf"{_LT}[|｜][^|｜<>\[\]\n]{{1,60}}[|｜]{_GT}"  # <|im_start|>, <|eot_id|>, <｜begin▁of▁sentence｜>
+    rf"{_LT}[|\uff5c][^|\uff5c<>\[\]\n]{{1,60}}[|\uff5c]{_GT}"  # <|im_start|>, <|eot_id|>, DeepSeek's full-width bars
     rf"|\[/?(?:INST|SYSTEM_PROMPT|AVAILABLE_TOOLS|TOOL_CALLS|TOOL_RESULTS)\]"  # Llama 2, Mistral
     rf"|{_LT}{_LT}/?SYS{_GT}{_GT}"
     rf"|{_LT}/?(?:start_of_turn|end_of_turn|bos|eos|eot|im_start|im_end|endoftext){_GT}",
@@ -181,7 +181,7 @@ _ROLE_NAMES = (
     r"system|assistant|human|developer|instructions?|system[_-]?prompt|tool[_-]?calls?|tool[_-]?results?"
     r"|tool[_-]?response|function[_-]?calls?|function[_-]?results?|untrusted[\w-]*|trusted[\w-]*"
 )
-_ROLE_TAG = re.compile(rf"{_LT}\s*/?\s*(?:{_ROLE_NAMES})(?![\w-])[^<>＜＞\n]{{0,200}}?/?{_GT}", re.IGNORECASE)
+_ROLE_TAG = re.compile(rf"{_LT}\s*/?\s*(?:{_ROLE_NAMES})(?![\w-])[^<>\uff1c\uff1e\n]{{0,200}}?/?{_GT}", re.IGNORECASE)
 # An envelope tag cut short (`<untrusted-` with no `>`) is still no text's business.
 _ENVELOPE_PREFIX = re.compile(rf"{_LT}\s*/?\s*untrusted", re.IGNORECASE)
 _CHAT_MARKER = "[removed: chat-template token]"
@@ -319,7 +319,7 @@ def _fence_line(line: str) -> tuple[str, str] | None:
 
 
 def _defang_markup(text: str) -> str:
-    if not any(c in text for c in "<>!&[`~＜﹤｜"):
+    if not any(c in text for c in "<>!&[`~\uff1c\ufe64\uff5c"):
         return text
     out: list[str] = []
     prose: list[str] = []
@@ -371,7 +371,7 @@ def sanitize(text: str) -> str:
 
 # --- length --------------------------------------------------------------------------------------
 
-_SENTENCE_END = re.compile(r"[.!?。！？](?=[\s\"')\]」』]|$)|[。！？]")
+_SENTENCE_END = re.compile(r"[.!?](?=[\s\"')\]\u300d\u300f]|$)|[\u3002\uff01\uff1f]")  # also CJK full stops
 
 
 def clip(text: str, limit: int) -> str:
@@ -476,9 +476,7 @@ def lockdown_sources(value: str | Iterable[str]) -> frozenset[str]:
     names = value.split(",") if isinstance(value, str) else list(value)
     chosen = frozenset(n.strip().lower() for n in names if n.strip())
     if unknown := sorted(chosen - SOURCES):
-        raise ValueError(
-            f"unknown lockdown source(s): {', '.join(unknown)}; choose from {', '.join(sorted(SOURCES))}"
-        )
+        raise ValueError(f"unknown lockdown source(s): {', '.join(unknown)}; choose from {', '.join(sorted(SOURCES))}")
     return chosen
 
 

@@ -1,6 +1,8 @@
 """Text written by outsiders loses what a reader cannot see, markup that hides or impersonates is
 defanged, long text is clipped at a boundary, and the envelope around it cannot be closed from inside."""
 
+# ruff: noqa: RUF001 (Japanese and Korean text uses full-width punctuation, and attacks use look-alikes)
+
 from __future__ import annotations
 
 import re
@@ -108,17 +110,72 @@ def test_chat_tokens_inside_a_code_block_are_still_defanged():
 # entities, fences, emoji sequences.
 FRAGMENTS = st.sampled_from(
     [
-        "<", ">", "!", "[", "]", "(", ")", "-", "--", "|", "&", "#", ";", "amp;", "8203", "x200B", "/", " ",
-        "\n", "```", "~~~", "<!--", "-->", "<|", "|>", "im_start", "INST", "<<SYS>>", "system", "untrusted-",
-        "untrusted", "hidden", 'style="display:none"', "div", "img", "src=", "http://e.example/x", "![a]",
-        "\u200b", "\u200d", "\u202e", "\U000e0041", "\ufe0f", "\U000e0100", "😀", "👩", "葛", "가", "ا", "&#8203;",
-        "&lt;", "&gt;", "＜", "＞", "｜", "\t", "python", "script", "<!-->", "&zwj;",
+        "<",
+        ">",
+        "!",
+        "[",
+        "]",
+        "(",
+        ")",
+        "-",
+        "--",
+        "|",
+        "&",
+        "#",
+        ";",
+        "amp;",
+        "8203",
+        "x200B",
+        "/",
+        " ",
+        "\n",
+        "```",
+        "~~~",
+        "<!--",
+        "-->",
+        "<|",
+        "|>",
+        "im_start",
+        "INST",
+        "<<SYS>>",
+        "system",
+        "untrusted-",
+        "untrusted",
+        "hidden",
+        'style="display:none"',
+        "div",
+        "img",
+        "src=",
+        "http://e.example/x",
+        "![a]",
+        "\u200b",
+        "\u200d",
+        "\u202e",
+        "\U000e0041",
+        "\ufe0f",
+        "\U000e0100",
+        "😀",
+        "👩",
+        "葛",
+        "가",
+        "ا",
+        "&#8203;",
+        "&lt;",
+        "&gt;",
+        "＜",
+        "＞",
+        "｜",
+        "\t",
+        "python",
+        "script",
+        "<!-->",
+        "&zwj;",
     ]
 )
 TEXTS = st.one_of(st.lists(FRAGMENTS, max_size=40).map("".join), st.text(max_size=200))
 
 
-@settings(max_examples=3000, deadline=None)
+@settings(max_examples=500, deadline=None)
 @given(TEXTS)
 def test_sanitizing_twice_equals_sanitizing_once(text: str):
     once = sanitize(text)
@@ -126,7 +183,7 @@ def test_sanitizing_twice_equals_sanitizing_once(text: str):
     assert sanitize(once) == once
 
 
-@settings(max_examples=3000, deadline=None)
+@settings(max_examples=500, deadline=None)
 @given(TEXTS, st.text(alphabet="0123456789abcdef", min_size=16, max_size=16))
 def test_no_content_closes_or_forges_the_envelope(text: str, nonce: str):
     # The worst case: the content knows the nonce (it never can; it is drawn after the content).
@@ -292,5 +349,5 @@ def test_lockdown_sources_are_read_from_a_comma_separated_setting():
 
 
 def test_an_unknown_lockdown_source_is_refused_naming_the_choices():
-    with pytest.raises(ValueError, match="unknown lockdown source.*zendesk; choose from chat, crm, knowledge"):
+    with pytest.raises(ValueError, match=r"unknown lockdown source\(s\): zendesk; choose from chat, crm, knowledge"):
         lockdown_sources("support,zendesk")

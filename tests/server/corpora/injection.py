@@ -10,6 +10,8 @@ tables, angle brackets, entities) and must come out unchanged.
 not also a checker bug: it lists each banned code point or live piece of markup left in `text`.
 """
 
+# ruff: noqa: RUF001 (Japanese and Korean text uses full-width punctuation, and attacks use look-alikes)
+
 from __future__ import annotations
 
 import random
@@ -60,7 +62,7 @@ ROLE_TAGS = [
 HIDING_HTML = [
     f'<div style="display:none">{PAYLOAD}</div>',
     f"<span style='font-size:0px'>{PAYLOAD}</span>",
-    f"<span style=\"font-size: 0\">{PAYLOAD}</span>",
+    f'<span style="font-size: 0">{PAYLOAD}</span>',
     f"<p hidden>{PAYLOAD}</p>",
     f'<div style="visibility: hidden">{PAYLOAD}</div>',
     f'<div style="opacity:0">{PAYLOAD}</div>',
@@ -76,7 +78,7 @@ ACTIVE_HTML = [
     '<iframe src="https://evil.example/frame"></iframe>',
     '<object data="https://evil.example/x.swf"></object>',
     '<embed src="https://evil.example/x">',
-    '<svg onload="fetch(\'https://evil.example\')"></svg>',
+    "<svg onload=\"fetch('https://evil.example')\"></svg>",
 ]
 COMMENTS = [
     f"<!-- {PAYLOAD} -->",
@@ -143,8 +145,8 @@ BENIGN: list[str] = [
     "```python\ndef total(xs: list[int]) -> int:\n    return sum(x for x in xs if x > 0)\n```",
     "```js\nconst ok = a < b && c > d;\nconsole.log(`value: ${ok}`);\n```",
     "```sql\nSELECT id, email FROM users WHERE created_at >= '2026-11-01' AND plan <> 'free';\n```",
-    "```html\n<!-- keep this comment -->\n<div style=\"display:none\">hidden in the example</div>\n```",
-    "```bash\ncurl -s https://api.example.com/v2/orders | jq '.items[] | select(.status == \"failed\")' > out.json\n```",
+    '```html\n<!-- keep this comment -->\n<div style="display:none">hidden in the example</div>\n```',
+    "```bash\ncurl -s https://api.example.com/v2/orders | jq '.items[] | select(.ok == false)' > out.json\n```",
     "```diff\n- timeout: 30\n+ timeout: 60\n```",
     "~~~yaml\nretries: 3\n~~~",
     "```c++\nstd::vector<std::string> names;\n```",
@@ -167,7 +169,7 @@ BENIGN: list[str] = [
     "[INFO] sync started\n[WARN] retrying\n[ERROR] gave up after 3 attempts",
     "Ticket INST-1234 mentions im_start in a log key.",
     "HTML entities in the email template: &amp; &lt;div&gt; &nbsp; &copy; &#169; &#x2014;",
-    "Use <b>bold</b>, <i>italics</i>, a line<br>break and <a href=\"https://example.com\">a link</a>.",
+    'Use <b>bold</b>, <i>italics</i>, a line<br>break and <a href="https://example.com">a link</a>.',
     "<details><summary>Logs</summary>trace here</details>",
     "Important! Use !important in CSS and ![not an image] without a link.",
     "Arrows -> => <- and a pipe | in text, and |x| absolute values.",
@@ -178,7 +180,7 @@ BENIGN: list[str] = [
     "Math: x² + y² = z², ½, π ≈ 3.14159, ∑ᵢ aᵢ",
     "Combining accents: Zoë, Ångström, é (e + \u0301), naïve",
     "Emoji modifier alone: 🏽 and regional flags: 🇰🇷 🇯🇵 🇺🇸",
-    "XML sample in prose: <order id=\"42\"><status>failed</status></order>",
+    'XML sample in prose: <order id="42"><status>failed</status></order>',
     "The <user> element is not special here, nor is <data>.",
 ]
 
@@ -189,13 +191,40 @@ _LIVE = [
     ("HTML comment", re.compile(r"<!--")),
     ("chat token", re.compile(r"(?:<|＜)\s*[|｜]|[|｜]\s*(?:>|＞)|&lt;\|", re.IGNORECASE)),
     ("chat token", re.compile(r"\[/?INST\]|<</?SYS>>|\[SYSTEM_PROMPT\]|\[TOOL_CALLS\]|<(?:start|end)_of_turn>")),
-    ("role tag", re.compile(r"(?:<|＜|&lt;|&#60;)\s*/?\s*(?:system|assistant|human|developer|instructions|tool_|function_|untrusted)", re.IGNORECASE)),
+    (
+        "role tag",
+        re.compile(
+            r"(?:<|＜|&lt;|&#60;)\s*/?\s*"
+            r"(?:system|assistant|human|developer|instructions|tool_|function_|untrusted)",
+            re.IGNORECASE,
+        ),
+    ),
     ("image", re.compile(r"!\[[^\]\n]*(?:\[[^\]\n]*\][^\]\n]*)*\]\s*[(\[]")),
     ("image", re.compile(r"<img\b", re.IGNORECASE)),
-    ("hidden HTML", re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*0|opacity\s*:\s*0|<\w+[^>]*\shidden\b|type=\"hidden\"|height\s*:\s*0", re.IGNORECASE)),
+    (
+        "hidden HTML",
+        re.compile(
+            r"display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*0|opacity\s*:\s*0"
+            r"|<\w+[^>]*\shidden\b|type=\"hidden\"|height\s*:\s*0",
+            re.IGNORECASE,
+        ),
+    ),
     ("active HTML", re.compile(r"<(?:script|style|iframe|object|embed|svg)\b", re.IGNORECASE)),
-    ("fence info", re.compile(r"^ {0,3}(?:`{3,}|~{3,})[ \t]*(?:system|assistant|instructions|ignore|python \{)", re.IGNORECASE | re.MULTILINE)),
-    ("hidden entity", re.compile(r"&(?:amp;)*(?:#0*8203|#x0*200b|zwj|zwnj|ZeroWidthSpace|#0*917505|#xE0041|#x202E|#0*8238|shy|#0*65279|lrm|rlm|#x2066);", re.IGNORECASE)),
+    (
+        "fence info",
+        re.compile(
+            r"^ {0,3}(?:`{3,}|~{3,})[ \t]*(?:system|assistant|instructions|ignore|python \{)",
+            re.IGNORECASE | re.MULTILINE,
+        ),
+    ),
+    (
+        "hidden entity",
+        re.compile(
+            r"&(?:amp;)*(?:#0*8203|#x0*200b|zwj|zwnj|ZeroWidthSpace|#0*917505|#xE0041|#x202E|#0*8238|shy"
+            r"|#0*65279|lrm|rlm|#x2066);",
+            re.IGNORECASE,
+        ),
+    ),
 ]  # fmt: skip
 
 
@@ -206,9 +235,9 @@ def live(text: str) -> list[str]:
         cp = ord(ch)
         if ch in "\n\t":
             continue
-        if cp == 0x200D:
-            if _EMOJI_NEAR.match(text[i - 1 : i] or " ") and _EMOJI_NEAR.match(text[i + 1 : i + 2] or " "):
-                continue
+        between_emoji = _EMOJI_NEAR.match(text[i - 1 : i] or " ") and _EMOJI_NEAR.match(text[i + 1 : i + 2] or " ")
+        if cp == 0x200D and between_emoji:
+            continue
         if cp == 0x200C and 0x0600 <= ord(text[i - 1 : i] or " ") <= 0x06FF:
             continue
         if 0xFE00 <= cp <= 0xFE0F or 0xE0100 <= cp <= 0xE01EF:
