@@ -81,10 +81,15 @@ class _Hit:
     replacement: str
 
 
-def _ascii(pattern: str) -> re.Pattern[str]:
-    # ASCII word boundaries: Korean and Japanese letters count as \w in Unicode mode, and in those
-    # languages a number or an address sits right against the next word with no space.
-    return re.compile(pattern, re.ASCII)
+def _ascii(pattern: str, *, first: str | None = None) -> re.Pattern[str]:
+    """`pattern` with ASCII word boundaries; `first` is the set of characters a match can start with.
+
+    ASCII because Korean and Japanese letters count as \\w in Unicode mode, and in those languages
+    a number or an address sits right against the next word with no space. `first` because a
+    pattern that opens with a look-behind is tried at every position; opening with a character set
+    lets the engine skip ahead to candidates (six times faster on mixed text).
+    """
+    return re.compile(f"(?=[{first}]){pattern}" if first else pattern, re.ASCII)
 
 
 _MARKER_VALUE = re.compile("|".join(re.escape(m) for m in MARKERS.values()))
@@ -114,13 +119,18 @@ _KEY_PREFIXES = _ascii(
     r"|ATATT[A-Za-z0-9_=-]{20,250}"  # Atlassian API tokens
     r"|pat-(?:na|eu)\d-[a-f0-9-]{36}"  # HubSpot private app tokens
     r"|hf_[A-Za-z0-9]{30,64}"  # Hugging Face
-    r")(?![\w-])"
+    r")(?![\w-])",
+    first="srwgxAnpSlh",
 )
-_JWT = _ascii(r"(?<![\w-])eyJ[A-Za-z0-9_-]{4,2000}\.eyJ[A-Za-z0-9_-]{4,8000}\.[A-Za-z0-9_-]{0,2000}(?![\w-])")
+_JWT = _ascii(
+    r"(?<![\w-])eyJ[A-Za-z0-9_-]{4,2000}\.eyJ[A-Za-z0-9_-]{4,8000}\.[A-Za-z0-9_-]{0,2000}(?![\w-])", first="e"
+)
 _SLACK_WEBHOOK = _ascii(r"hooks\.slack\.com/(?:services|workflows|triggers)/([A-Za-z0-9/_-]{10,200})")
 # A bearer token has a digit or is long: "Bearer token" and "Bearer authentication" are prose.
-_BEARER = _ascii(r"\bBearer\s+((?=[A-Za-z0-9._~+/=-]{0,500}\d)[A-Za-z0-9._~+/=-]{12,500}|[A-Za-z0-9._~+/=-]{24,500})")
-_BASIC = _ascii(r"(?i:authorization)[\"']?\s*[:=]\s*[\"']?Basic\s+([A-Za-z0-9+/]{8,500}={0,2})")
+_BEARER = _ascii(
+    r"\bBearer\s+((?=[A-Za-z0-9._~+/=-]{0,500}\d)[A-Za-z0-9._~+/=-]{12,500}|[A-Za-z0-9._~+/=-]{24,500})", first="B"
+)
+_BASIC = _ascii(r"(?i:authorization)[\"']?\s*[:=]\s*[\"']?Basic\s+([A-Za-z0-9+/]{8,500}={0,2})", first="aA")
 _SECRET_NAMES = (
     r"pass(?:word|wd|phrase)?|pwd|secret|client[_-]?secret|api[_-]?key|apikey|x-api-key|access[_-]?key"
     r"|secret[_-]?(?:access[_-]?)?key|aws_secret_access_key|private[_-]?key"
@@ -131,19 +141,21 @@ _SECRET_NAMES = (
 # separator unless quoted. The name must not be the tail of a longer word ("tokens:", "passwords").
 _KEY_VALUE = _ascii(
     r"(?<![\w-])([\"']?)(?i:" + _SECRET_NAMES + r")\1(?![\w-])[ \t]{0,3}(?:[:=]|は|\uff1a)[ \t]{0,3}"
-    r"(\"(?:[^\"\\\n]|\\.){1,500}\"|'[^'\n]{1,500}'|[^\s\"',;&<>]{1,500})"
+    r"(\"(?:[^\"\\\n]|\\.){1,500}\"|'[^'\n]{1,500}'|[^\s\"',;&<>]{1,500})",
+    first="\"'pPsScCaAxXtTrRiIbB비암패パ暗",
 )
 _QUERY_SECRET = _ascii(
     r"[?&#](?i:access_token|refresh_token|id_token|token|api_key|apikey|key|sig|signature|password|pwd|secret"
     r"|client_secret|code|auth|x-amz-signature|x-amz-credential|x-goog-signature)=([^&#\s\"'<>]{1,2000})"
 )
-_URL_USERINFO = _ascii(r"\b[A-Za-z][A-Za-z0-9+.-]{1,20}://[^\s/:@\"'<>]{1,256}:([^\s/@\"'<>]{1,256})@")
+_URL_USERINFO = _ascii(r"\b[A-Za-z][A-Za-z0-9+.-]{1,20}://[^\s/:@\"'<>]{1,256}:([^\s/@\"'<>]{1,256})@", first="A-Za-z")
 
 # --- contact details -----------------------------------------------------------------------------
 
 _EMAIL = _ascii(
     r"(?<![\w.%+-])([A-Za-z0-9._%+-]{1,64})@((?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.){1,8}[A-Za-z]{2,24})"
-    r"(?![\w-]|\.[A-Za-z0-9])"
+    r"(?![\w-]|\.[A-Za-z0-9])",
+    first="A-Za-z0-9._%+-",
 )
 # `icon@2x.png` and `git@github.com:org/repo` are not addresses of a person.
 _FILE_SUFFIXES = frozenset({"png", "jpg", "jpeg", "gif", "svg", "webp", "ico", "bmp", "tif", "tiff", "pdf"})
@@ -153,7 +165,8 @@ _PHONE = _ascii(
     r"|\+\d{8,15}"
     r"|\(\d{1,4}\)[ .-]?\d{1,5}(?:[ .-]\d{1,5}){1,4}"  # (415) 555-2671
     r"|\d{1,5}(?:[ .-]\d{1,5}){1,4})"  # 010-1234-5678, 020 7946 0958
-    r"(?![\w/@%-]|[.,:]\d)"
+    r"(?![\w/@%-]|[.,:]\d)",
+    first="+(0-9",
 )
 # A date leads (`2026-11-19 09`), or the whole candidate is one (`19.11.2026`).
 _DATE_LIKE = _ascii(r"\d{4}[-./ ]\d{1,2}[-./ ]\d{1,2}(?!\d)|\d{1,2}[-./]\d{1,2}[-./]\d{2,4}$")
@@ -161,19 +174,20 @@ _IP_LIKE = _ascii(r"\d{1,3}(?:\.\d{1,3}){3}")
 
 # --- financial and national identifiers ----------------------------------------------------------
 
-_CARD = _ascii(r"(?<![\w.-])\d(?:[ -]?\d){12,18}(?![\w-]|[.,]\d)")
+_CARD = _ascii(r"(?<![\w.-])\d(?:[ -]?\d){12,18}(?![\w-]|[.,]\d)", first="0-9")
 # Issuer prefixes of the major networks: Visa, Mastercard, Amex, Discover, JCB, UnionPay, Diners.
 _CARD_ISSUER = _ascii(
     r"4|5[1-5]|2(?:2[2-9]|[3-6]\d|7[01]|720)|3[47]|6011|64[4-9]|65|35(?:2[89]|[3-8]\d)|62|3(?:0[0-5]|[689])"
 )
-_IBAN = _ascii(r"(?<![\w-])[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?(?![\w-])")
-_SSN = _ascii(r"(?<![\w-])(?<!\d )(\d{3})([- ])(\d{2})\2(\d{4})(?![\w-]|[ -]\d)")
-_SSN_NAMED = _ascii(r"(?i:\bssn|social security(?: number| no\.?)?)\W{0,5}(\d{9})(?!\d)")
+_IBAN = _ascii(r"(?<![\w-])[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?(?![\w-])", first="A-Z")
+_SSN = _ascii(r"(?<![\w-])(?<!\d )(\d{3})([- ])(\d{2})\2(\d{4})(?![\w-]|[ -]\d)", first="0-9")
+_SSN_NAMED = _ascii(r"(?i:\bssn|social security(?: number| no\.?)?)\W{0,5}(\d{9})(?!\d)", first="sS")
 _NINO = _ascii(
-    r"(?<![\w-])(?!BG|GB|KN|NK|NT|TN|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D](?![\w-])"
+    r"(?<![\w-])(?!BG|GB|KN|NK|NT|TN|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D](?![\w-])",
+    first="A-Z",
 )
-_RRN = _ascii(r"(?<![\d-])(\d{6})(-?)(\d{7})(?![\d-])")
-_MY_NUMBER = _ascii(r"(?<![\d-])(?<!\d )(\d{4})([ -]?)(\d{4})\2(\d{4})(?![\d-]|[ -]\d)")
+_RRN = _ascii(r"(?<![\d-])(\d{6})(-?)(\d{7})(?![\d-])", first="0-9")
+_MY_NUMBER = _ascii(r"(?<![\d-])(?<!\d )(\d{4})([ -]?)(\d{4})\2(\d{4})(?![\d-]|[ -]\d)", first="0-9")
 _MY_NUMBER_WORD = _ascii(r"(?i:マイナンバー|個人番号|my ?number|kojin ?bang[oō])")
 
 
@@ -252,13 +266,27 @@ def _valid_rrn(number: str, *, hyphenated: bool) -> bool:
 
 
 def _hits_phones(text: str) -> Iterator[_Hit]:
+    checked: dict[str, bool] = {}  # tables repeat numbers; asking phonenumbers is the costly part
     for m in _PHONE.finditer(text):
         candidate = m.group(1)
-        digits = sum(ch.isdigit() for ch in candidate)
-        if not 7 <= digits <= 15 or _DATE_LIKE.match(candidate) or _IP_LIKE.fullmatch(candidate):
+        digits = "".join(ch for ch in candidate if ch.isdigit())
+        if not _plausible_phone(candidate, digits) or _DATE_LIKE.match(candidate) or _IP_LIKE.fullmatch(candidate):
             continue
-        if _valid_phone(candidate):
+        valid = checked.get(candidate)
+        if valid is None:
+            valid = checked[candidate] = _valid_phone(candidate)
+        if valid:
             yield _Hit(m.start(1), m.end(1), "phone", MARKERS["phone"])
+
+
+def _plausible_phone(candidate: str, digits: str) -> bool:
+    """Cheap shape check before `phonenumbers`: international, or national in one of `PHONE_REGIONS`
+    (KR, JP and GB numbers start with the trunk 0; US ones with an area code 2-9, maybe after 1)."""
+    if not 7 <= len(digits) <= 15:
+        return False
+    if candidate.startswith("+") or digits.startswith("0"):
+        return True
+    return (len(digits) == 10 and digits[0] in "23456789") or (len(digits) == 11 and digits[:1] == "1")
 
 
 def _valid_phone(candidate: str) -> bool:

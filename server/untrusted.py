@@ -94,8 +94,14 @@ def _hidden(cp: int) -> bool:
     )
 
 
+# Printable characters that still need a look: selectors, joiners' neighbours, invisible letters.
+_NEEDS_A_LOOK = re.compile("[\ufe00-\ufe0f\U000e0100-\U000e01ef\u115f\u1160\u3164\uffa0\u034f\u17b4\u17b5\u2800]")
+
+
 def _strip_run(run: str, before: str, after: str) -> str:
     """`run` (non-ASCII characters between `before` and `after`) without its hidden characters."""
+    if run.isprintable() and not _NEEDS_A_LOOK.search(run):
+        return run  # the common case (CJK, accents, most emoji) in one C-level pass
     out: list[str] = []
     for i, ch in enumerate(run):
         cp = ord(ch)
