@@ -23,10 +23,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from functools import cache
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-from markdown_it import MarkdownIt
-from markdown_it.tree import SyntaxTreeNode
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
+    from markdown_it.tree import SyntaxTreeNode
 
 SLACK_HEADER_LIMIT: Final = 150
 SLACK_SECTION_LIMIT: Final = 3000
@@ -37,11 +38,16 @@ Json = dict[str, Any]
 
 @cache
 def _parser() -> MarkdownIt:
-    # Built on first use and shared: the parser is stateless once configured.
+    # Imported and built on first use, then shared (stateless once configured): a session that
+    # posts nothing never pays for the parser at start-up.
+    from markdown_it import MarkdownIt
+
     return MarkdownIt("commonmark", {"html": False, "linkify": False}).enable(["table", "strikethrough"])
 
 
 def _tree(markdown: str) -> SyntaxTreeNode:
+    from markdown_it.tree import SyntaxTreeNode
+
     return SyntaxTreeNode(_parser().parse(markdown))
 
 

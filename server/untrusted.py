@@ -7,8 +7,10 @@ context. `sanitize` removes what a person reading the ticket cannot see but a mo
   characters), private-use and unassigned code points, Hangul fillers, runs of variation selectors.
   A zero-width joiner stays only between emoji (and ZWJ/ZWNJ between letters of scripts that use
   them for spelling, such as Persian and Hindi); a variation selector stays only as the one
-  selector after an emoji or CJK ideograph. The same characters written as HTML entities
-  (`&#8203;`, `&amp;#x200B;`, `&zwj;`) go too, decoded through up to `ENTITY_DEPTH` layers;
+  selector after an emoji or CJK ideograph. Subdivision flags (a black flag plus tag characters)
+  lose their tags: tags are the favourite channel for smuggling invisible instructions. The same
+  characters written as HTML entities (`&#8203;`, `&amp;#x200B;`, `&zwj;`) go too, decoded
+  through up to `ENTITY_DEPTH` layers;
 - markup that hides text or exfiltrates: HTML comments, elements hidden by a `hidden` attribute or
   an inline style (`display:none`, `visibility:hidden`, `font-size:0`, `opacity:0`), `<script>`,
   `<style>`, `<iframe>` and friends, Markdown and HTML images (a reply that renders an image fetches
@@ -19,9 +21,10 @@ context. `sanitize` removes what a person reading the ticket cannot see but a mo
   `<tool_result>`...) and any `untrusted-...` envelope tag, also written with `&lt;` or full-width
   brackets.
 
-Whatever was removed leaves a visible `[removed: ...]` marker, so nothing disappears silently and
-two pieces never join into new markup; hidden markup inside fenced code blocks is left alone
-because a renderer shows it as written. Benign text (code, CJK, Arabic, emoji sequences, tables)
+Removed markup leaves a visible `[removed: ...]` marker, so the reader knows something was there
+and two pieces never join into new markup; hidden characters and a fence's instruction-like info
+string simply go, as a renderer would never have shown them. Hidden markup inside fenced code
+blocks is left alone because a renderer shows it as written. Benign text (code, CJK, Arabic, emoji sequences, tables)
 passes unchanged. `sanitize` is idempotent.
 
 `wrap(text, nonce)` puts sanitized text in an envelope `<untrusted-NONCE>...</untrusted-NONCE>`
@@ -452,6 +455,7 @@ def clean_record(
     `redact` replaces private data (see `server.redact`), keeping the `allow` terms; `limit` clips
     each string; `nonce` wraps each free-text field (`FREE_TEXT_FIELDS`) in the envelope.
     """
+    # Imported here: phonenumbers and stdnum cost start-up time a session without redaction never needs.
     from server.redact import redact as redact_text
 
     def one(value: str, field: str | None) -> str:
