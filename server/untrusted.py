@@ -201,14 +201,22 @@ _ACTIVE_HTML_MARKER = "[removed: active HTML]"
 _ENVELOPE_MARKER = "[removed: envelope tag]"
 
 _OPEN_TAG = re.compile(r"<([A-Za-z][A-Za-z0-9]{0,15})((?:\s[^<>]{0,2000})?)>")
-_HIDING_ATTR = re.compile(
-    r"(?:^|\s)hidden(?:\s|=|/?$)"
-    r"|\btype\s*=\s*[\"']?hidden\b"
-    r"|\bstyle\s*=\s*(?:\"[^\"]*|'[^']*|[^\s>]*)"
+_QUOTED = re.compile(r"\"[^\"]*\"|'[^']*'")
+_HIDDEN_ATTRIBUTE = re.compile(r"(?:^|\s)hidden(?:\s|=|/?$)", re.IGNORECASE)  # read with values blanked
+_HIDING_VALUE = re.compile(
+    r"(?<![\w-])type\s*=\s*[\"']?hidden\b"
+    r"|(?<![\w-])style\s*=\s*(?:\"[^\"]*|'[^']*|[^\s>]*)"
     r"(?:display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*0(?:\.0*)?(?![.\d])"
     r"|opacity\s*:\s*0(?:\.0*)?(?![.\d])|(?:max-)?height\s*:\s*0(?:px)?(?![.\d]))",
     re.IGNORECASE,
 )
+
+
+def _hides(attrs: str) -> bool:
+    """The attributes of a tag hide its element (`title="not hidden"` does not)."""
+    return bool(_HIDING_VALUE.search(attrs) or _HIDDEN_ATTRIBUTE.search(_QUOTED.sub('""', attrs)))
+
+
 _ACTIVE_TAGS = frozenset({"script", "style", "iframe", "object", "embed", "template", "noscript", "frame", "svg"})
 _VOID_TAGS = frozenset(
     {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source", "track", "wbr"}
@@ -275,10 +283,10 @@ def _remove_hidden_elements(text: str) -> str:
             alt_text = next((g for g in alt.groups() if g is not None), "") if alt else ""
             src_text = next((g for g in src.groups() if g is not None), None) if src else None
             out.append(text[position : m.start()])
-            out.append(_HIDDEN_HTML_MARKER if _HIDING_ATTR.search(attrs) else _image_text(alt_text, src_text))
+            out.append(_HIDDEN_HTML_MARKER if _hides(attrs) else _image_text(alt_text, src_text))
             position = m.end()
             continue
-        if tag not in _ACTIVE_TAGS and not _HIDING_ATTR.search(attrs):
+        if tag not in _ACTIVE_TAGS and not _hides(attrs):
             continue
         out.append(text[position : m.start()])
         out.append(_ACTIVE_HTML_MARKER if tag in _ACTIVE_TAGS else _HIDDEN_HTML_MARKER)

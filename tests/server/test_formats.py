@@ -275,3 +275,27 @@ def test_the_adf_schema_rejects_what_jira_would(adf_errors: Validate):
 
 def test_linear_gets_the_markdown_with_plain_line_ends():
     assert linear_description(SMALL) == SMALL.replace("  \n", "\n")
+
+
+def test_a_draft_brief_keeps_the_header_first_and_the_banner_as_a_quote_right_below():
+    draft = brief(deadline=None)
+
+    blocks = slack_message(rendered(draft))["blocks"]
+
+    assert blocks[0]["type"] == "header"
+    assert blocks[1] == {
+        "type": "section",
+        "text": {
+            "type": "mrkdwn",
+            "text": "&gt; *DRAFT: not ready to send.* Missing: deadline (deadline), "
+            "workflow_impact (business impact), time_in_queue (customer timeline).",
+        },
+    }
+
+
+def test_a_korean_brief_keeps_its_text_in_every_format():
+    markdown = rendered(brief(), "ko")
+
+    assert title(markdown) in slack_message(markdown)["blocks"][0]["text"]["text"]
+    assert "Acme Corp" in teams_message(markdown)["body"]["content"]
+    assert linear_description(markdown).startswith(markdown.strip().split("\n")[0])

@@ -182,6 +182,7 @@ BENIGN: list[str] = [
     "Emoji modifier alone: 🏽 and regional flags: 🇰🇷 🇯🇵 🇺🇸",
     'XML sample in prose: <order id="42"><status>failed</status></order>',
     "The <user> element is not special here, nor is <data>.",
+    '<span title="shown, not hidden" class="hidden-xs" data-style="display:none">visible</span>',
 ]
 
 
