@@ -1,8 +1,6 @@
 """Private data and secrets are replaced by markers before anything leaves the server; look-alikes,
 wrong check digits and allowed terms stay as written."""
 
-# ruff: noqa: RUF001 (Japanese and Korean text uses full-width punctuation, and attacks use look-alikes)
-
 from __future__ import annotations
 
 import pytest

@@ -1,8 +1,6 @@
 """Text written by outsiders loses what a reader cannot see, markup that hides or impersonates is
 defanged, long text is clipped at a boundary, and the envelope around it cannot be closed from inside."""
 
-# ruff: noqa: RUF001 (Japanese and Korean text uses full-width punctuation, and attacks use look-alikes)
-
 from __future__ import annotations
 
 import re

@@ -10,8 +10,6 @@ tables, angle brackets, entities) and must come out unchanged.
 not also a checker bug: it lists each banned code point or live piece of markup left in `text`.
 """
 
-# ruff: noqa: RUF001 (Japanese and Korean text uses full-width punctuation, and attacks use look-alikes)
-
 from __future__ import annotations
 
 import random

@@ -8,8 +8,6 @@ are kept only when `phonenumbers` calls them valid, so the corpus says what is t
 redactor happens to do. A fixed seed keeps it the same on every run.
 """
 
-# ruff: noqa: RUF001 (Japanese and Korean text uses full-width punctuation, and attacks use look-alikes)
-
 from __future__ import annotations
 
 import base64
