@@ -21,8 +21,9 @@ def _serve_stdio() -> None:
     if problem is not None:
         sys.exit(f"error: {problem}")
     from server.app import build_server
+    from server.stdio import run_stdio
 
-    build_server(settings).run("stdio")
+    run_stdio(build_server(settings))
 
 
 def main() -> None:

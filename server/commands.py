@@ -59,7 +59,9 @@ def serve(
     configure_logging(settings)
     _check_connectors(settings)
     if not http:
-        build_server(settings).run("stdio")
+        from server.stdio import run_stdio
+
+        run_stdio(build_server(settings))
         return
 
     import uvicorn
