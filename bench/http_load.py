@@ -61,6 +61,15 @@ def rss_mib(pid: int) -> float | None:
     return None
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds a process has used (Linux /proc), None elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def serve_jwks(document: dict[str, Any]) -> tuple[str, Callable[[], None]]:
     """A loopback HTTP server answering every GET with the JWKS; its URL and a stop function."""
     body = json.dumps(document).encode()
@@ -164,6 +173,7 @@ class Run:
     wall: float
     latencies: list[float]
     errors: list[str]
+    server_cpu: float | None = None  # seconds the server process spent on the run
 
     @property
     def calls(self) -> int:
@@ -239,15 +249,20 @@ def main() -> None:
                 f"streamable HTTP on 127.0.0.1: {clients} clients x {calls} calls "
                 f"(tool call and tools/list alternating), auth: {args.auth} (real server only)"
             )
-            print(f"  {'':<36} {'calls/s':>9} {'p50':>11} {'p99':>11} {'errors':>7}")
+            print(f"  {'':<36} {'calls/s':>9} {'p50':>11} {'p99':>11} {'server cpu/call':>14} {'errors':>7}")
             for version, mode in MODES.items():
                 runs: dict[str, Run] = {}
                 for target in (bare, real):  # same order every time: the baseline first
+                    cpu_before = cpu_seconds(target.process.pid)
                     run = anyio.run(load, target, mode, clients, calls)
+                    cpu_after = cpu_seconds(target.process.pid)
+                    if cpu_before is not None and cpu_after is not None:
+                        run.server_cpu = cpu_after - cpu_before
                     runs[target.name] = run
+                    cpu = f"{run.server_cpu / run.calls * 1000:9.2f} ms" if run.server_cpu and run.calls else "n/a"
                     print(
                         f"  {target.name + ' ' + version:<36} {run.throughput:9.0f} {ms(run.quantile(0.5)):>11}"
-                        f" {ms(run.quantile(0.99)):>11} {len(run.errors):>7}"
+                        f" {ms(run.quantile(0.99)):>11} {cpu:>14} {len(run.errors):>7}"
                     )
                     for error in sorted(set(run.errors))[:5]:
                         print(f"      {error[:200]}")
@@ -257,9 +272,14 @@ def main() -> None:
                 verdict = "within target" if ratio >= TARGET_RATIO else "UNDER target"
                 p50 = mine.quantile(0.5) / base.quantile(0.5)
                 p99 = mine.quantile(0.99) / base.quantile(0.99)
+                cpu_ratio = (
+                    f", server cpu/call {mine.server_cpu / base.server_cpu:.2f}x"
+                    if mine.server_cpu and base.server_cpu
+                    else ""
+                )
                 print(
                     f"  ratio {version}: throughput {ratio:.2f}x (target >= {TARGET_RATIO}x: {verdict}), "
-                    f"p50 {p50:.2f}x, p99 {p99:.2f}x"
+                    f"p50 {p50:.2f}x, p99 {p99:.2f}x{cpu_ratio}"
                 )
             rss_after = rss_mib(real.process.pid)
             if rss_before is not None and rss_after is not None:

@@ -200,6 +200,9 @@ class JwtVerifier(TokenVerifier):
         leeway: float = 30.0,
         team_claim: str | None = None,
         algorithms: tuple[str, ...] = ALGORITHMS,
+        cache_size: int = 4096,
+        cache_ttl: float = 300.0,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.issuer = issuer
         self.audience = audience
@@ -207,14 +210,33 @@ class JwtVerifier(TokenVerifier):
         self._leeway = leeway
         self._team_claim = team_claim
         self._algorithms = algorithms
+        # A client sends the same token on every request: checking its signature once per `cache_ttl`
+        # instead of every time is most of the cost of authentication. Only accepted tokens are kept.
+        self._verified: dict[str, tuple[float, CallerToken]] = {}
+        self._cache_size = cache_size
+        self._cache_ttl = cache_ttl
+        self._clock = clock
 
     async def verify_token(self, token: str) -> AccessToken | None:
+        now = self._clock()
+        cached = self._verified.get(token)
+        if cached is not None:
+            if now < cached[0]:
+                return cached[1]
+            del self._verified[token]
         try:
             claims = await self._claims(token)
         except jwt.PyJWTError as exc:
             # The reason stays in the server's log; the client gets one generic 401.
             log.info("refused a bearer token: %s", exc)
             return None
+        accepted = self._access_token(token, claims)
+        if len(self._verified) >= self._cache_size:
+            del self._verified[next(iter(self._verified))]  # the oldest entry
+        self._verified[token] = (min(claims["exp"] + self._leeway, now + self._cache_ttl), accepted)
+        return accepted
+
+    def _access_token(self, token: str, claims: dict[str, Any]) -> CallerToken:
         subject = str(claims["sub"])
         client_id = claims.get("client_id") or claims.get("azp") or subject
         return CallerToken(

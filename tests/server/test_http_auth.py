@@ -393,6 +393,26 @@ async def test_unknown_key_ids_fetch_the_keys_again_at_most_once_per_interval(is
     assert fetches == 2
 
 
+async def test_an_accepted_token_is_remembered_until_it_expires_and_no_longer(issuer: Issuer):
+    audience = "https://escalations.example.test/mcp"
+    clock = [time.time()]
+    async with serve_loopback(Healthy(body=issuer.jwks())) as jwks:
+        keys = JwksKeys(f"{jwks.url}/jwks.json", min_interval=0, max_age=0)  # every lookup fetches
+        verifier = JwtVerifier(issuer=ISSUER, audience=audience, keys=keys, leeway=0, clock=lambda: clock[0])
+        token = issuer.token(audience, exp=int(clock[0]) + 60)
+        first = await verifier.verify_token(token)
+        jwks.mode = Healthy(body={"keys": []})  # the issuer withdraws its key: only the cache can answer now
+        clock[0] += 30
+        remembered = await verifier.verify_token(token)
+        clock[0] += 31
+        expired = await verifier.verify_token(token)
+        fetches = jwks.hits["/jwks.json"]
+    assert first is not None
+    assert remembered is first
+    assert expired is None
+    assert fetches == 2  # the first check, and the one after expiry; none for the remembered token
+
+
 async def test_the_callers_token_never_reaches_a_vendor(tmp_path: Path, issuer: Issuer):
     workspace = SCENARIO.shifted_to(ANCHOR)
     support, tracker = zendesk.FakeZendesk(workspace), jira.FakeJira(workspace)
