@@ -9,7 +9,10 @@ generations run: 2025-11-25 (`mode="legacy"`) and 2026-07-28. Prints throughput,
 their ratios to the bare server (target: throughput >= 0.7x), the error count (must be 0) and the real
 server's RSS before and after the load. Exits non-zero on any error; never asserts a timing.
 
-    uv run python bench/http_load.py [--clients 100] [--calls 50] [--auth oauth|static]
+    uv run python bench/http_load.py [--clients 100] [--calls 50] [--auth oauth|static|none]
+
+`--auth none` runs the real server without authentication: the difference to the default run is
+what authentication costs.
 """
 
 from __future__ import annotations
@@ -140,16 +143,18 @@ def spawn_real(folder: str, auth: str) -> tuple[Spawned, Callable[[], None]]:
         env.update(ESCALATION_AUTH_ISSUER=ISSUER, ESCALATION_AUTH_JWKS_URL=jwks_url, ESCALATION_HTTP_RESOURCE_URL=url)
         claims = {"iss": ISSUER, "aud": url, "sub": "bench", "exp": int(time.time()) + 3600}
         token = jwt.encode({**claims, "scope": "escalations:read"}, key, algorithm="ES256", headers={"kid": "bench"})
-    else:
+    elif auth == "static":
         env.update(ESCALATION_HTTP_TOKEN=STATIC_TOKEN)
         token = STATIC_TOKEN
+    else:  # "none": the same server without authentication, to see what authentication itself costs
+        token = ""
     command = [*real_command(), "serve", "--http", "--host", "127.0.0.1", "--port", str(port)]
     process = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
     spawned = Spawned(
         "escalation-mcp",
         url,
         process,
-        headers={"authorization": f"Bearer {token}"},
+        headers={"authorization": f"Bearer {token}"} if token else {},
         tool=("pick_tier", {"signals": ["bug_confirmed"]}),
     )
     return spawned, stop_jwks
@@ -229,7 +234,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--clients", type=int, default=100)
     parser.add_argument("--calls", type=int, default=50)
-    parser.add_argument("--auth", choices=["oauth", "static"], default="oauth")
+    parser.add_argument("--auth", choices=["oauth", "static", "none"], default="oauth")
     args = parser.parse_args()
     clients: int = args.clients
     calls: int = args.calls
