@@ -337,14 +337,14 @@ def _host_of(entry: str) -> str:
 
 def _host_patterns(entry: str) -> list[str]:
     """An allowed host without a port stands for every port of it (a proxy may forward :443 or none)."""
-    has_port = entry.endswith("]") is False and (":" in entry.split("]")[-1])
+    has_port = ":" in entry.rsplit("]", 1)[-1]  # what follows an IPv6 literal's bracket, or the whole name
     return [entry] if has_port else [entry, f"{entry}:*"]
 
 
 def _origin_patterns(entry: str) -> list[str]:
-    entry = entry.rstrip("/")
-    parts = urlsplit(entry)
-    return [entry] if parts.port is not None else [entry, f"{entry}:*"]
+    """An allowed origin without a port also stands for every port of its host, as for hosts."""
+    scheme, separator, authority = entry.rstrip("/").rpartition("://")
+    return [f"{scheme}{separator}{pattern}" for pattern in _host_patterns(authority)]
 
 
 def _jwt_verifier(settings: Settings) -> JwtVerifier:

@@ -535,6 +535,25 @@ def test_loopback_without_authentication_and_a_public_bind_with_it_are_served():
     assert (local.mode, local.verifier) == ("none", None)
     assert public.mode == "static"
     assert {"mcp.example.com", "mcp.example.com:*"} <= set(public.allowed_hosts)
+    spelled = http_access(
+        Settings(
+            http_token=SecretStr(STATIC),
+            http_allowed_hosts=["[2001:db8::7]", "mcp.example.com:8443", "alt.example.com:*"],
+            http_allowed_origins=["https://app.example.com/", "https://app.example.com:8443"],
+        ),
+        "2001:db8::7",
+    )
+    assert set(spelled.allowed_hosts) - set(local.allowed_hosts) == {
+        "[2001:db8::7]",
+        "[2001:db8::7]:*",
+        "mcp.example.com:8443",
+        "alt.example.com:*",
+    }
+    assert set(spelled.allowed_origins) - set(local.allowed_origins) == {
+        "https://app.example.com",
+        "https://app.example.com:*",
+        "https://app.example.com:8443",
+    }
 
 
 def test_allowed_hosts_and_origins_read_as_comma_separated_lists(monkeypatch: pytest.MonkeyPatch):
