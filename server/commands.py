@@ -64,10 +64,11 @@ def serve(
         run_stdio(build_server(settings))
         return
 
+    import anyio
     import uvicorn
 
     from server.http_app import build_http_app
-    from server.http_auth import HttpConfigError, http_access
+    from server.http_auth import HttpConfigError, JwtVerifier, http_access
 
     bind = host or settings.http_host
     try:
@@ -75,6 +76,13 @@ def serve(
     except HttpConfigError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
+    # A wrong JWKS URL shows now rather than as 401s later; the issuer may only be down, so serve anyway.
+    if isinstance(access.verifier, JwtVerifier) and anyio.run(access.verifier.keys.refresh) == 0:
+        typer.echo(
+            "warning: no signing keys at ESCALATION_AUTH_JWKS_URL yet: "
+            "every token is refused until they can be fetched",
+            err=True,
+        )
     app = build_http_app(build_server(settings), access)
     uvicorn.run(
         app,

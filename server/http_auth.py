@@ -138,7 +138,7 @@ class JwksKeys:
         if self._due(kid):
             async with self._lock:
                 if self._due(kid):  # another request may have fetched while this one waited
-                    await self._fetch()
+                    await self.refresh()
         found = self._find(kid)
         if found is None:
             return None
@@ -165,7 +165,8 @@ class JwksKeys:
         jwk = self._jwks.get(kid)
         return None if jwk is None else (kid, jwk)
 
-    async def _fetch(self) -> None:
+    async def refresh(self) -> int:
+        """Fetch the keys now; how many signing keys the issuer publishes (0 when the fetch failed)."""
         try:
             async with httpx.AsyncClient(timeout=self._timeout, follow_redirects=False) as client:
                 response = await client.get(self.url, headers={"accept": "application/json"})
@@ -175,7 +176,7 @@ class JwksKeys:
             # Keep the keys we had: an issuer blip must not lock everyone out.
             log.warning("could not fetch the issuer's signing keys from %s: %s", self.url, type(exc).__name__)
             self._fetched_at = self._clock()
-            return
+            return 0
         entries = cast(dict[str, Any], document).get("keys") if isinstance(document, dict) else None
         jwks: dict[str | None, dict[str, Any]] = {}
         for entry in cast(list[Any], entries) if isinstance(entries, list) else []:
@@ -183,9 +184,13 @@ class JwksKeys:
                 jwk = cast(dict[str, Any], entry)
                 kid = jwk.get("kid")
                 jwks[kid if isinstance(kid, str) else None] = jwk
-        self._jwks, self._parsed = jwks, {}
         self._fetched_at = self._clock()
+        if not jwks:
+            log.warning("the issuer's key set at %s has no signing keys; keeping the ones fetched before", self.url)
+            return 0
+        self._jwks, self._parsed = jwks, {}
         log.info("fetched %d signing keys from %s", len(jwks), self.url)
+        return len(jwks)
 
 
 class JwtVerifier(TokenVerifier):
@@ -206,7 +211,7 @@ class JwtVerifier(TokenVerifier):
     ) -> None:
         self.issuer = issuer
         self.audience = audience
-        self._keys = keys
+        self.keys = keys
         self._leeway = leeway
         self._team_claim = team_claim
         self._algorithms = algorithms
@@ -257,7 +262,7 @@ class JwtVerifier(TokenVerifier):
         if not isinstance(algorithm, str) or algorithm not in self._algorithms:
             raise jwt.InvalidAlgorithmError(f"algorithm {algorithm!r} is not accepted")
         kid = header.get("kid")
-        key = await self._keys.key(kid if isinstance(kid, str) else None, algorithm)
+        key = await self.keys.key(kid if isinstance(kid, str) else None, algorithm)
         if key is None:
             raise jwt.InvalidKeyError(f"the issuer publishes no {algorithm} signing key {kid!r}")
         # An audience given with or without a trailing slash names the same resource.

@@ -42,7 +42,7 @@ from server.http_auth import Caller, HttpConfigError, JwksKeys, JwtVerifier, cal
 from server.settings import Settings
 from tests.connectors.fakes import jira, zendesk
 from tests.connectors.fakes.base import FAST
-from tests.connectors.loopback import Healthy, Loopback
+from tests.connectors.loopback import Healthy, Loopback, refused
 from tests.connectors.loopback import serve as serve_loopback
 from tests.connectors.scenario import ANCHOR, SCENARIO, TOKEN
 
@@ -393,6 +393,20 @@ async def test_unknown_key_ids_fetch_the_keys_again_at_most_once_per_interval(is
     assert fetches == 2
 
 
+async def test_refreshing_the_keys_counts_them_and_a_broken_key_set_keeps_the_old_ones(issuer: Issuer):
+    issuer.add_key("k2")
+    async with serve_loopback(Healthy(body=issuer.jwks())) as jwks:
+        keys = JwksKeys(f"{jwks.url}/jwks.json", min_interval=3600)
+        published = await keys.refresh()
+        jwks.mode = Healthy(body={"error": "not a key set"})
+        garbage = await keys.refresh()
+        still_known = await keys.key("k2", "ES256")
+    async with refused() as nowhere:
+        unreachable = await JwksKeys(f"{nowhere}/jwks.json").refresh()
+    assert (published, garbage, unreachable) == (2, 0, 0)
+    assert still_known is not None
+
+
 async def test_an_accepted_token_is_remembered_until_it_expires_and_no_longer(issuer: Issuer):
     audience = "https://escalations.example.test/mcp"
     clock = [time.time()]
@@ -401,7 +415,9 @@ async def test_an_accepted_token_is_remembered_until_it_expires_and_no_longer(is
         verifier = JwtVerifier(issuer=ISSUER, audience=audience, keys=keys, leeway=0, clock=lambda: clock[0])
         token = issuer.token(audience, exp=int(clock[0]) + 60)
         first = await verifier.verify_token(token)
-        jwks.mode = Healthy(body={"keys": []})  # the issuer withdraws its key: only the cache can answer now
+        issuer.add_key("k2")
+        del issuer.keys["k1"]
+        jwks.mode = Healthy(body=issuer.jwks())  # the issuer withdraws k1: only the cache can vouch for it now
         clock[0] += 30
         remembered = await verifier.verify_token(token)
         clock[0] += 31
