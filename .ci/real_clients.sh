@@ -5,7 +5,9 @@
 #      prompts/get of customer-escalation, resources/read of the playbook;
 #   2. the MCP conformance suite over streamable HTTP (`escalation-mcp serve --http`), on the
 #      scenarios that apply to any server (the others expect the suite's own fixture tools):
-#      the stable 0.1.16 and, for the 2026-07-28 protocol, a pinned 0.2.0 alpha.
+#      the stable 0.1.16 and, for the 2026-07-28 protocol, a pinned 0.2.0 alpha;
+#   3. authenticated streamable HTTP: the refusal to serve beyond loopback without auth, then the
+#      OAuth resource server (a throwaway issuer, .ci/oauth_fixture.py) against curl and the Inspector.
 # Every check asserts on the answer, so a wrong answer fails. Called by .ci/run; runs on its own too.
 # Nothing touches the user's HOME or data dir: HOME is a temp folder, the ledgers are temp files,
 # npm and Node 22 live in ESCALATION_CI_CACHE (kept between runs on the same machine).
@@ -222,6 +224,133 @@ stop_server
 if grep -q Traceback "$work/http-server.log"; then
   fail "the HTTP server logged a traceback"
   tail -n 60 "$work/http-server.log" | sed 's/^/    /'
+fi
+
+# --- 3. Authenticated streamable HTTP ---------------------------------------------------------------
+# The conformance suite's auth scenarios (auth/*, in 0.1.16 and 0.2.0-alpha) all test a *client's*
+# OAuth flow against the suite's own servers, and its server runner cannot send a token, so none of
+# them applies to a resource server. Here the server runs as a security team would deploy it (OAuth
+# resource server, JWKS on loopback), and real clients and plain HTTP check what it must refuse.
+echo
+echo "authenticated streamable HTTP: refusals, OAuth resource server, MCP Inspector with a bearer token"
+
+rc=0
+ESCALATION_LEDGER_PATH="$work/refused-ledger.db" uv run escalation-mcp serve --http --host 0.0.0.0 --port 9 \
+  </dev/null >"$work/refused.out" 2>"$work/refused.err" || rc=$?
+if [[ $rc == 2 && $(wc -l <"$work/refused.err") == 1 ]] && grep -q 'ESCALATION_HTTP_TOKEN' "$work/refused.err"; then
+  pass "serve --http --host 0.0.0.0 without auth -> exit 2: $(cut -c1-100 "$work/refused.err")..."
+else
+  fail "serve --http --host 0.0.0.0 without auth should exit 2 with one line (exit $rc)"
+  sed 's/^/    /' "$work/refused.err" | tail -n 10
+fi
+
+idp="$work/idp"
+mkdir -p "$idp"
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+jwks_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+url="http://127.0.0.1:$port/mcp"
+issuer="https://id.ci.invalid/"
+uv run python .ci/oauth_fixture.py "$idp" "$issuer" "$url"
+python3 -m http.server "$jwks_port" --bind 127.0.0.1 --directory "$idp" >"$work/jwks.log" 2>&1 &
+jwks_pid=$!
+ESCALATION_LEDGER_PATH="$work/oauth-ledger.db" ESCALATION_AUTH_ISSUER="$issuer" \
+  ESCALATION_AUTH_JWKS_URL="http://127.0.0.1:$jwks_port/jwks.json" ESCALATION_HTTP_RESOURCE_URL="$url" \
+  ESCALATION_AUTH_TEAM_CLAIM=team setsid uv run escalation-mcp serve --http --host 127.0.0.1 --port "$port" \
+  </dev/null >"$work/oauth-server.log" 2>&1 &
+server_pid=$!
+up=0
+for _ in $(seq 1 600); do # 60 s at most
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    up=1
+    break
+  fi
+  kill -0 "$server_pid" 2>/dev/null || break
+  sleep 0.1
+done
+full=$(cat "$idp/token-full.txt")
+read_only=$(cat "$idp/token-read.txt")
+foreign=$(cat "$idp/token-foreign.txt")
+# One raw POST; prints the status, the headers go to $work/$1.headers. $1: name, $2: body, the rest: curl options.
+raw() {
+  local name=$1 body=$2
+  shift 2
+  curl -s -o "$work/$name.body" -D "$work/$name.headers" -w '%{http_code}' -X POST "$url" \
+    -H 'content-type: application/json' -H 'accept: application/json, text/event-stream' --data "$body" "$@" || echo 000
+}
+initialize='{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"ci","version":"1"}}}'
+if ((up == 0)); then
+  fail "OAuth-mode HTTP server did not start on port $port"
+  tail -n 40 "$work/oauth-server.log" | sed 's/^/    /'
+else
+  status=$(raw no-token "$initialize")
+  if [[ $status == 401 ]] && grep -qi "^www-authenticate: Bearer .*resource_metadata=\"http://127.0.0.1:$port/.well-known/oauth-protected-resource/mcp\"" "$work/no-token.headers"; then
+    pass "no token -> 401 with WWW-Authenticate resource_metadata"
+  else
+    fail "no token should be 401 with resource_metadata (got $status)"
+    sed 's/^/    /' "$work/no-token.headers"
+  fi
+  if curl -s "http://127.0.0.1:$port/.well-known/oauth-protected-resource/mcp" | json_ok "d['resource'] == '$url'
+      and d['authorization_servers'] == ['$issuer'] and d['scopes_supported'] == ['escalations:read', 'escalations:write']"; then
+    pass "protected-resource metadata (RFC 9728) names the resource, the issuer and both scopes"
+  else
+    fail "protected-resource metadata"
+  fi
+  status=$(raw foreign "$initialize" -H "authorization: Bearer $foreign")
+  [[ $status == 401 ]] && pass "token for another audience -> 401" || fail "token for another audience should be 401 (got $status)"
+  status=$(raw write-as-reader '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"post_brief","arguments":{}}}' \
+    -H "authorization: Bearer $read_only")
+  if [[ $status == 403 ]] && grep -qi 'error="insufficient_scope"' "$work/write-as-reader.headers"; then
+    pass "write tool with a read-only token -> 403 insufficient_scope"
+  else
+    fail "write tool with a read-only token should be 403 insufficient_scope (got $status)"
+  fi
+  status=$(raw bad-host "$initialize" -H "authorization: Bearer $full" -H 'host: evil.example')
+  [[ $status == 421 ]] && pass "foreign Host -> 421" || fail "foreign Host should be 421 (got $status)"
+  status=$(raw bad-origin "$initialize" -H "authorization: Bearer $full" -H 'origin: https://evil.example')
+  [[ $status == 403 ]] && pass "foreign Origin -> 403" || fail "foreign Origin should be 403 (got $status)"
+
+  inspect_http() {
+    # $1: a name for the log, $2: the token ('' for none); the rest: the inspector's method options.
+    local name=$1 token=$2 rc=0
+    shift 2
+    local auth=()
+    [[ -n $token ]] && auth=(--header "Authorization: Bearer $token")
+    npx -y "$INSPECTOR" --cli --format json "$url" --transport http "${auth[@]}" "$@" \
+      >"$work/$name.json" 2>"$work/$name.err" || rc=$?
+    echo "$rc"
+  }
+  rc=$(inspect_http http-tools-list "$full" --method tools/list)
+  if [[ $rc == 0 ]] && json_ok '"pick_tier" in [t["name"] for t in d["result"]["tools"]]' <"$work/http-tools-list.json"; then
+    pass "Inspector over HTTP with a bearer token: tools/list"
+  else
+    fail "Inspector over HTTP with a bearer token: tools/list (exit $rc)"
+    show http-tools-list
+  fi
+  rc=$(inspect_http http-pick-tier "$read_only" --method tools/call --tool-name pick_tier --tool-arg 'signals=["bug_confirmed"]')
+  if [[ $rc == 0 ]] && json_ok 'd["result"]["isError"] is False and d["result"]["structuredContent"]["escalate"] is True' \
+    <"$work/http-pick-tier.json"; then
+    pass "Inspector over HTTP with a read-only token: tools/call pick_tier -> escalate"
+  else
+    fail "Inspector over HTTP with a read-only token: tools/call pick_tier (exit $rc)"
+    show http-pick-tier
+  fi
+  rc=$(inspect_http http-no-token "" --method tools/list)
+  if [[ $rc != 0 ]]; then
+    pass "Inspector over HTTP without a token is refused (exit $rc)"
+  else
+    fail "Inspector over HTTP without a token should be refused"
+    show http-no-token
+  fi
+fi
+stop_server
+kill "$jwks_pid" 2>/dev/null || true
+wait "$jwks_pid" 2>/dev/null || true
+if grep -q Traceback "$work/oauth-server.log"; then
+  fail "the OAuth-mode HTTP server logged a traceback"
+  tail -n 60 "$work/oauth-server.log" | sed 's/^/    /'
+fi
+if grep -qF "$full" "$work/oauth-server.log"; then
+  fail "the OAuth-mode HTTP server logged a bearer token"
 fi
 
 echo

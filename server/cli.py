@@ -13,8 +13,9 @@ def _serve_stdio() -> None:
     configure_logging(settings)
     check_startup(settings)
     from server.app import build_server
+    from server.stdio import run_stdio
 
-    build_server(settings).run("stdio")
+    run_stdio(build_server(settings))
 
 
 def main() -> None:

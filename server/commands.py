@@ -57,17 +57,51 @@ def serve(
     host: Annotated[str | None, typer.Option(help="HTTP bind address [default: ESCALATION_HTTP_HOST].")] = None,
     port: Annotated[int | None, typer.Option(help="HTTP port [default: ESCALATION_HTTP_PORT].")] = None,
 ) -> None:
-    """Serve MCP over stdio, or over streamable HTTP at http://HOST:PORT/mcp."""
+    """Serve MCP over stdio, or over streamable HTTP at http://HOST:PORT/mcp.
+
+    Beyond loopback, HTTP needs authentication: a static token or OAuth (README "Deployment").
+    """
     from server.app import build_server
 
     settings = _settings()
     configure_logging(settings)
     _check_connectors(settings)
-    server = build_server(settings)
-    if http:
-        server.run("streamable-http", host=host or settings.http_host, port=port or settings.http_port)
-    else:
-        server.run("stdio")
+    if not http:
+        from server.stdio import run_stdio
+
+        run_stdio(build_server(settings))
+        return
+
+    import anyio
+    import uvicorn
+
+    from server.http_app import build_http_app
+    from server.http_auth import HttpConfigError, JwtVerifier, http_access
+
+    bind = host or settings.http_host
+    try:
+        access = http_access(settings, bind)
+    except HttpConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    # A wrong JWKS URL shows now rather than as 401s later; the issuer may only be down, so serve anyway.
+    if isinstance(access.verifier, JwtVerifier) and anyio.run(access.verifier.keys.refresh) == 0:
+        typer.echo(
+            "warning: no signing keys at ESCALATION_AUTH_JWKS_URL yet: "
+            "every token is refused until they can be fetched",
+            err=True,
+        )
+    app = build_http_app(build_server(settings), access)
+    uvicorn.run(
+        app,
+        host=bind,
+        port=port or settings.http_port,
+        log_level=settings.log_level.lower(),
+        log_config=None,  # keep configure_logging's stderr handler and format
+        server_header=False,
+        # Behind a reverse proxy the Host header is what the client asked for; X-Forwarded-* only from loopback.
+        forwarded_allow_ips="127.0.0.1",
+    )
 
 
 @cli.command()

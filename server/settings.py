@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from platformdirs import user_data_path
-from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BeforeValidator, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # Each category's product: the embedded workspace, nothing, or a vendor (see CONNECTORS.md).
 SupportChoice = Literal["local", "none", "intercom", "zendesk", "freshdesk"]
@@ -44,6 +44,16 @@ def known_country(code: str) -> str:
             "or unset it for no holidays"
         ) from None
     return upper
+
+
+def _comma_separated(value: object) -> object:
+    # A comma-separated variable reads better in a unit file than the JSON list pydantic-settings expects.
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+CommaList = Annotated[list[str], NoDecode, BeforeValidator(_comma_separated)]
 
 
 def default_ledger_path() -> Path:
@@ -100,10 +110,10 @@ class Settings(BaseSettings):
             "or unset it to use the embedded demo workspace"
         )
 
-    @field_validator("default_timezone")
+    @field_validator("default_timezone", "team_timezone")
     @classmethod
-    def _known_timezone(cls, value: str) -> str:
-        return known_timezone(value)
+    def _known_timezone(cls, value: str | None) -> str | None:
+        return None if value is None else known_timezone(value)
 
     @field_validator("default_country", mode="before")
     @classmethod
@@ -121,3 +131,25 @@ class Settings(BaseSettings):
         if self.business_hours_start >= self.business_hours_end:
             raise ValueError("ESCALATION_BUSINESS_HOURS_START must be earlier than ESCALATION_BUSINESS_HOURS_END")
         return self
+
+    # Streamable HTTP access (server/http_auth.py; README "Deployment").
+    http_token: SecretStr | None = Field(
+        default=None, description="Static bearer token every HTTP client must send (one of the two auth modes)."
+    )
+    http_allowed_hosts: CommaList = Field(
+        default_factory=list[str], description="Host header values accepted besides loopback (host or host:port)."
+    )
+    http_allowed_origins: CommaList = Field(
+        default_factory=list[str], description="Origin header values accepted besides loopback (scheme://host[:port])."
+    )
+    http_resource_url: str | None = Field(
+        default=None, description="Public URL of the MCP endpoint (https://.../mcp): the audience tokens must name."
+    )
+    auth_issuer: str | None = Field(
+        default=None, description="OAuth issuer whose JWT access tokens are accepted (the other auth mode)."
+    )
+    auth_jwks_url: str | None = Field(default=None, description="The issuer's JWKS URL (its signing keys).")
+    auth_read_scope: str = Field(default="escalations:read", description="Scope every call needs.")
+    auth_write_scope: str = Field(default="escalations:write", description="Scope the write tools also need.")
+    auth_team_claim: str | None = Field(default=None, description="Token claim naming the caller's team.")
+    auth_leeway: float = Field(default=30, ge=0, le=300, description="Seconds of clock skew allowed on exp and nbf.")
