@@ -23,7 +23,7 @@ from connectors import Connectors
 from connectors.errors import ConnectorError
 from connectors.models import Message, Page, Ticket, TrackerIssue
 from server.models import Severity
-from server.similarity import IDF, Profile, Verdict, judge, profile, search_queries
+from server.similarity import Matcher, Verdict, search_queries
 from server.untrusted import clean
 
 log = logging.getLogger(__name__)
@@ -87,8 +87,8 @@ class PatternConfig(BaseModel):
     - `severity_step` (0.5): severity is rising when the later half of the reports averages at least
       half a level (low, normal, high, urgent) above the earlier half; needs three reports with one.
     - `max_reports` (20): matching reports listed; the total is always given.
-    - `text_limit` (1,500): characters of a ticket's subject and body compared; the problem is stated
-      at the top, and long threads would only add noise and time.
+    - `text_limit` (600): characters of a ticket's subject and body compared; the problem is stated at
+      the top, and the rest of a long thread adds noise and time (the scan is linear in it).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -106,7 +106,7 @@ class PatternConfig(BaseModel):
     growth_ratio: float = Field(default=1.5, gt=0)
     severity_step: float = Field(default=0.5, gt=0)
     max_reports: int = Field(default=20, ge=0)
-    text_limit: int = Field(default=1500, ge=100)
+    text_limit: int = Field(default=600, ge=100)
 
 
 class Report(BaseModel):
@@ -199,8 +199,8 @@ async def find_related(
     """Every report of `issue` in [since, now] across the connected sources, the distinct customers
     behind them, its timeline, the tracker issue it matches (and whether that fix regressed), and
     whether severity is rising. `customer`, the one reporting now, counts among the customers."""
-    target = profile(issue)
-    queries = search_queries(target, issue)
+    matcher = Matcher(issue, min_cosine=config.min_cosine, min_cosine_partial=config.min_cosine_partial)
+    queries = search_queries(matcher.issue, issue)
     scans: dict[SourceName, SourceScan] = {}
     tickets: list[Ticket] = []
     messages: list[Message] = []
@@ -272,13 +272,8 @@ async def find_related(
         tg.start_soon(tracker)
 
     candidates = _candidates(tickets, messages, prior, since=since, now=now, limit=config.text_limit)
-    profiles = [profile(c.text) for c in candidates]
-    issue_profiles = [profile(_issue_text(i)) for i in issues]
-    idf = IDF([target, *profiles, *issue_profiles])
-
     matched: list[Report] = []
-    for cand, prof in zip(candidates, profiles, strict=True):
-        verdict = _judge(target, prof, idf, config)
+    for cand, verdict in zip(candidates, matcher.verdicts([c.text for c in candidates]), strict=True):
         if verdict.same:
             matched.append(
                 Report(
@@ -309,7 +304,7 @@ async def find_related(
     customers = sorted(names.values(), key=str.casefold)
 
     timeline = _timeline(customer_reports, now, config)
-    best = _tracker_match(target, issues, issue_profiles, idf, timeline.first_seen, config)
+    best = _tracker_match(issues, matcher.verdicts([_issue_text(i) for i in issues]), timeline.first_seen)
     if best is not None:
         scans["tracker"] = scans["tracker"].model_copy(update={"matched": 1})
     rising, trend = _severity(customer_reports, config)
@@ -428,26 +423,16 @@ def _candidates(
     return out
 
 
-def _judge(target: Profile, candidate: Profile, idf: IDF, config: PatternConfig) -> Verdict:
-    return judge(target, candidate, idf, min_cosine=config.min_cosine, min_cosine_partial=config.min_cosine_partial)
-
-
 def _issue_text(issue: TrackerIssue) -> str:
     return f"{issue.title}. {' '.join(label.replace('-', ' ') for label in issue.labels)}"
 
 
 def _tracker_match(
-    target: Profile,
-    issues: Sequence[TrackerIssue],
-    profiles: Sequence[Profile],
-    idf: IDF,
-    first_seen: datetime | None,
-    config: PatternConfig,
+    issues: Sequence[TrackerIssue], verdicts: Sequence[Verdict], first_seen: datetime | None
 ) -> TrackerMatch | None:
     """The best-scoring tracker issue about the same problem (bugs before tasks and features)."""
     best: tuple[tuple[bool, float], TrackerIssue, float] | None = None
-    for issue, prof in zip(issues, profiles, strict=True):
-        verdict = _judge(target, prof, idf, config)
+    for issue, verdict in zip(issues, verdicts, strict=True):
         if not verdict.same:
             continue
         rank = (issue.kind == "bug", verdict.score)
