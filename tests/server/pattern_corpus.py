@@ -787,10 +787,11 @@ def _accounts() -> list[tuple[str, str]]:
     return [(n, "en") for n in names] + [(n, "ko") for n in _KO_NAMES] + [(n, "ja") for n in _JA_NAMES]
 
 
-def build(seed: int = 7, *, noise: int = 640, held_out: bool = False) -> Corpus:
+def build(seed: int = 7, *, noise: int = 640, held_out: bool = False, days: float = 60) -> Corpus:
     """The evaluation workspace and its labels; the same seed always gives the same corpus.
 
     With `held_out`, cluster tickets use `HELD_OUT`, the paraphrases the lexicon was never tuned on.
+    `noise` background tickets (and the near-misses) spread over the last `days` days.
     """
     rng = random.Random(seed)
     accounts = _accounts()
@@ -912,13 +913,13 @@ def build(seed: int = 7, *, noise: int = 640, held_out: bool = False) -> Corpus:
         customer = rng.choice(names)
         lang = lang_of[customer]
         subject = pick(NEAR_MISSES, NEAR_MISSES_KO, NEAR_MISSES_JA, lang)
-        at = NOW - timedelta(days=rng.uniform(0, 60))
+        at = NOW - timedelta(days=rng.uniform(0, days))
         ticket(customer, subject, f"{subject} {context(lang)}", at, None, rng.choice(_PRIORITIES[:3]))
     for _ in range(noise):
         customer = rng.choice(names)
         lang = lang_of[customer]
         subject = pick(NOISE_EN, NOISE_KO, NOISE_JA, lang)
-        at = NOW - timedelta(days=rng.uniform(0, 60))
+        at = NOW - timedelta(days=rng.uniform(0, days))
         ticket(customer, subject, f"{subject} {context(lang)}", at, None, rng.choice(_PRIORITIES[:3]))
     for i in range(60):
         messages.append(
