@@ -945,7 +945,8 @@ def search_queries(issue: Profile, text: str) -> list[str]:
         for lang in ("en", "ko", "ja"):
             words: list[str] = []
             for concept in LEXICON:
-                if concept.key in keys:
+                # A vague failure's words ("error") would rank half the workspace: leave them out.
+                if concept.key in keys and not concept.weak:
                     words.extend(concept.search.get(lang, ())[:3])
             if words:
                 queries.append(" ".join(dict.fromkeys(words)))
