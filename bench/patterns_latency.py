@@ -6,10 +6,6 @@ cluster's question and time it. The baseline, measured in the same process, is t
 alone (the same searches and pages through the same adapter, no similarity): the ratio says what
 deciding costs on top of asking. Prints; never fails on timing.
 
-The local adapter's own load deletes each record's previous search row one by one, which is quadratic
-(10,000 tickets take minutes); until its linear-time load lands, this bench loads with the same rows
-through one bulk insert (`_BulkLoaded`), so the query side is measured at every size.
-
     uv run python bench/patterns_latency.py [--sizes 1000 10000 100000] [--runs 1]
 """
 
@@ -30,26 +26,10 @@ import anyio
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from connectors import Connectors
-from connectors.local import LocalWorkspace, _indexed  # pyright: ignore[reportPrivateUsage]
-from connectors.workspace import Workspace
+from connectors.local import LocalWorkspace
 from server.patterns import PatternConfig, find_related
 from server.similarity import profile, search_queries
 from tests.server.pattern_corpus import CLUSTERS, build
-
-
-class _BulkLoaded(LocalWorkspace):
-    """The local workspace, loaded with one bulk insert instead of a delete-then-insert per record."""
-
-    def _load(self, ws: Workspace) -> None:
-        rows = [(record, _indexed(record)) for record in [*ws.accounts, *ws.tickets, *ws.messages, *ws.issues]]
-        with self._db:
-            self._db.executemany(
-                "INSERT INTO records VALUES (?, ?, ?, ?, ?)",
-                [(kind, r.id, customer, at, r.model_dump_json()) for r, (kind, _, customer, at) in rows],
-            )
-            self._db.executemany(
-                "INSERT INTO search VALUES (?, ?, ?)", [(kind, r.id, text) for r, (kind, text, _, _) in rows]
-            )
 
 
 async def _fetch_only(workspace: LocalWorkspace, issue: str, since: object, config: PatternConfig) -> int:
@@ -79,7 +59,7 @@ def _one_size(size: int, runs: int) -> dict[str, float]:
     noise = max(0, size - 400)  # the clusters, stale reports and near-misses are about 400 tickets
     corpus = build(noise=noise, days=60 if size <= 1000 else 365)
     started = time.perf_counter()
-    workspace = _BulkLoaded(corpus.workspace)
+    workspace = LocalWorkspace(corpus.workspace)
     load_s = time.perf_counter() - started
     connectors = Connectors(support=workspace, chat=workspace, tracker=workspace)
     config = PatternConfig()
