@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import re
 from dataclasses import dataclass
 
 from pydantic import BaseModel, ValidationError
@@ -20,29 +19,29 @@ CHARS_PER_TOKEN = 4  # a conservative average for English prose and JSON
 
 
 def marker(left_out: int) -> str:
-    return f"[… {left_out:,} more characters not shown]"
+    return f"[… {left_out:,} more characters]"
 
 
 def clip(text: str, limit: int) -> str:
-    """`text` within about `limit` characters, cut after a sentence or line, never mid-word, with a marker."""
+    """`text` within about `limit` characters, cut at a line or sentence, never mid-word, with a marker.
+
+    A code block (error text, a log excerpt) that opens inside the window is kept whole when it ends
+    within a quarter past it, and otherwise left out whole rather than cut.
+    """
+    from server.untrusted import clip as cut_at_boundary
+
     if len(text) <= limit:
         return text
     head = text[:limit]
-    # Keep a code block whole when it starts inside the window and ends just past it.
-    fence = head.rfind("```")
     if head.count("```") % 2 == 1:
-        close = text.find("```", fence + 3)
+        start = head.rfind("```")
+        close = text.find("```", start + 3)
         if close != -1 and close + 3 <= limit * 1.25:
-            head = text[: close + 3]
-            return head + "\n" + marker(len(text) - len(head)) if len(head) < len(text) else text
-        head = head[:fence]
-    cut = max([head.rfind("\n"), *(m.end() for m in re.finditer(r"[.!?。！？](\s|$)", head))])
-    if cut < limit // 3:  # no boundary near the end: fall back to the last space
-        cut = head.rfind(" ")
-    if cut <= 0:
-        cut = limit
-    kept = text[:cut].rstrip()
-    return f"{kept} {marker(len(text) - len(kept))}"
+            kept = text[: close + 3]
+            return text if len(kept) == len(text) else f"{kept}\n{marker(len(text) - len(kept))}"
+        if start > 0:
+            return cut_at_boundary(text, start)
+    return cut_at_boundary(text, limit)
 
 
 @dataclass(frozen=True)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from platformdirs import user_data_path
 from pydantic import BeforeValidator, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from server.patterns import PatternConfig
 
 # Each category's product: the embedded workspace, nothing, or a vendor (see CONNECTORS.md).
 SupportChoice = Literal["local", "none", "intercom", "zendesk", "freshdesk"]
@@ -87,6 +90,19 @@ class Settings(BaseSettings):
         default=10, ge=2, le=1_000_000, description="Customers blocked that make it critical."
     )
     default_country: str | None = Field(default=None, description="Holiday calendar when the CRM gives none.")
+    lockdown: Annotated[frozenset[str], NoDecode] = Field(
+        default=frozenset(), description="Sources whose outsider text is withheld, only metadata shown."
+    )
+    redact_context: bool = Field(default=False, description="Redact private data in what gather_context returns.")
+    pattern_customers: int = Field(
+        default=3, ge=1, le=1000, description="Distinct customers reporting one problem that make it a pattern."
+    )
+    pattern_similarity: float = Field(
+        default=0.30, ge=0, le=1, description="n-gram cosine a report needs when the lexicon knows the issue's words."
+    )
+    pattern_scan: int = Field(
+        default=500, ge=0, le=100_000, description="Newest tickets in the window read whatever their wording."
+    )
     business_hours_start: int = Field(default=9, ge=0, le=23)
     business_hours_end: int = Field(default=17, ge=1, le=24)
 
@@ -110,6 +126,13 @@ class Settings(BaseSettings):
             "or unset it to use the embedded demo workspace"
         )
 
+    @field_validator("lockdown", mode="before")
+    @classmethod
+    def _lockdown_sources(cls, value: object) -> object:
+        from server.untrusted import lockdown_sources
+
+        return lockdown_sources(value) if isinstance(value, str) else value
+
     @field_validator("default_timezone", "team_timezone")
     @classmethod
     def _known_timezone(cls, value: str | None) -> str | None:
@@ -121,6 +144,14 @@ class Settings(BaseSettings):
         if not isinstance(value, str):
             return value
         return known_country(value) if value.strip() else None  # an empty variable means "no holidays"
+
+    def patterns(self) -> PatternConfig:
+        """The related-reports thresholds these settings choose (see server.patterns.PatternConfig)."""
+        from server.patterns import PatternConfig
+
+        return PatternConfig(
+            min_customers=self.pattern_customers, min_cosine=self.pattern_similarity, browse_budget=self.pattern_scan
+        )
 
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8000, ge=1, le=65535)

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import contextlib
+from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
 
 from connectors import Category
+from connectors.errors import ConnectorError
 from connectors.models import Ticket
 from server import budget, case, context
 from server.models import AffectedAccount, CaseFacts, Escalation
+from server.patterns import RelatedReports
 from server.state import AppState
 from server.tools.common import (
     MAX_ACCOUNTS,
@@ -23,6 +26,7 @@ from server.tools.common import (
     segment_accounts,
     state_of,
 )
+from server.untrusted import clean_record, new_nonce
 
 MAX_LINKS = 12
 
@@ -65,6 +69,10 @@ async def gather_context(
             cursors=cursors,
             progress=progress,
             budget_chars=state.settings.answer_budget_tokens * budget.CHARS_PER_TOKEN,
+            now=state.clock(),
+            patterns=state.settings.patterns(),
+            lockdown=state.settings.lockdown,
+            redact=state.settings.redact_context,
         )
     except (context.UnknownCustomer, budget.CursorError) as exc:
         raise ToolError(str(exc)) from exc
@@ -94,14 +102,25 @@ async def gather_context(
             event(state, "context_gathered", "refreshed: " + detail),
         )
         case_id = previous.id
-    return GatherResult(**report.model_dump(), escalation_id=case_id, case=facts)
+    shown = context.enveloped(report, new_nonce())
+    return GatherResult(**dict(shown), escalation_id=case_id, case=facts)
 
 
 async def _facts(state: AppState, issue: str, report: context.ContextReport) -> CaseFacts:
     """The case as the records tell it: who is affected, since when, what was said and tried."""
     findings = report.findings
+    related = report.related
     matching = [t for t in report.tickets if t.id in findings.matching_tickets]
     named = report.account.name if report.account else None
+    if related is not None and named and state.connectors.support is not None:
+        # The named customer's own reports carry the evidence and the last word: fetch those not on this page.
+        have = {t.id for t in matching}
+        wanted = [r.id for r in related.reports if r.source == "support" and r.customer == named and r.id not in have][
+            :3
+        ]
+        for ticket_id in wanted:
+            with contextlib.suppress(ConnectorError):
+                matching.append(clean_record(await state.connectors.support.get_ticket(ticket_id)))
     own = [t for t in matching if named and (t.customer or "").lower() == named.lower()]
     primary = own or matching
     segment = case.segment_in(issue)
@@ -133,8 +152,10 @@ async def _facts(state: AppState, issue: str, report: context.ContextReport) -> 
         accounts=accounts,
         segment=segment,
         pending_deals=deals,
-        started_at=case.earliest(matching),
+        started_at=(related.timeline.first_seen if related else None) or case.earliest(matching),
         customers_reporting=len(findings.distinct_customers),
+        trend=_trend(related),
+        severity_rising=bool(related and related.severity_rising),
         description=case.summary_of(primary[0].body) if primary else None,
         tried=case.tried_on(primary),
         evidence=list(dict.fromkeys(evidence))[:6],
@@ -145,6 +166,12 @@ async def _facts(state: AppState, issue: str, report: context.ContextReport) -> 
         open_issues=findings.open_issues,
         workarounds=findings.workarounds,
     )
+
+
+def _trend(related: RelatedReports | None) -> Literal["growing", "stable"] | None:
+    if related is None or not related.report_count:
+        return None
+    return "growing" if related.timeline.growing else "stable"
 
 
 def _links(report: context.ContextReport, matching: list[Ticket]) -> list[str]:

@@ -417,7 +417,7 @@ async def test_the_health_check_reports_a_refused_client_secret_without_it():
     health = await adapter.check()
 
     assert not health.ok
-    assert health.detail.startswith("AuthError: could not get an access token from acme.my.salesforce.com")
+    assert health.detail.startswith("credentials refused: could not get an access token from acme.my.salesforce.com")
     assert "ESCALATION_SALESFORCE_CLIENT_SECRET" in health.detail
     assert "not-the-secret" not in health.detail
 

@@ -703,7 +703,7 @@ async def test_the_health_check_reports_a_revoked_refresh_token(renewing: tuple[
     health = await adapter.check()
 
     assert not health.ok
-    assert health.detail.startswith("AuthError: could not get an access token")
+    assert health.detail.startswith("credentials refused: could not get an access token")
     assert REFRESH_TOKEN not in health.detail
 
 

@@ -161,7 +161,7 @@ async def test_an_anonymous_answer_to_who_am_i_is_an_auth_failure(zendesk: tuple
     health = await adapter.check()
 
     assert not health.ok
-    assert health.detail.startswith("AuthError")
+    assert health.detail.startswith("credentials refused")
 
 
 async def test_zendesks_error_description_is_reported(zendesk: tuple[Zendesk, FakeZendesk]):

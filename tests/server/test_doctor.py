@@ -94,7 +94,7 @@ def test_a_malformed_workspace_breaks_the_local_rows_and_the_others_are_still_ch
         ("knowledge", "broken"),
     ]
     assert rows[0]["detail"].startswith("configuration: ESCALATION_WORKSPACE_PATH: ")
-    assert "is not a valid workspace: accounts.0.id: Field required" in rows[0]["detail"]
+    assert "accounts[0] is not valid (id: Field required)" in rows[0]["detail"]
     [line] = result.stderr.splitlines()
     assert line.startswith("error: ESCALATION_WORKSPACE_PATH: ")
 

@@ -288,7 +288,7 @@ def test_a_draft_brief_keeps_the_header_first_and_the_banner_as_a_quote_right_be
         "text": {
             "type": "mrkdwn",
             "text": "&gt; *DRAFT: not ready to send.* Missing: deadline (deadline), "
-            "workflow_impact (business impact), time_in_queue (customer timeline).",
+            "workflow_impact (business impact), and time_in_queue (customer timeline).",
         },
     }
 
