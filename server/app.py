@@ -15,15 +15,15 @@ from importlib import resources
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.server.mcpserver.exceptions import ResourceNotFoundError
+from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError
 from mcp.server.mcpserver.tools import Tool
 from mcp.types import Completion, PromptReference, ResourceTemplateReference, ToolAnnotations
-from pydantic import Field
+from pydantic import Field, ValidationError
 
 from connectors import CATEGORIES, Connectors
 from connectors.errors import ConnectorError
 from server.brief import BriefRenderer
-from server.schema import compact, shallow
+from server.schema import argument_problems, compact, shallow
 from server.settings import Settings
 from server.startup import apply_log_level
 from server.state import AppState, Clock, utc_now
@@ -56,9 +56,27 @@ TOOLS: tuple[tuple[Callable[..., Any], ToolAnnotations], ...] = (
 )
 
 
+class PlainTool(Tool):
+    """A tool whose argument errors read as plain instructions: which field, what to fix.
+
+    The SDK's text is pydantic's: the internal model name, the rejected value (possibly huge) and a
+    documentation URL. None of that helps the model, and echoing input back costs context.
+    """
+
+    async def run(self, arguments: dict[str, Any], context: Any, convert_result: bool = False) -> Any:
+        try:
+            return await super().run(arguments, context, convert_result)
+        except ToolError as exc:
+            if isinstance(exc.__cause__, ValidationError):
+                raise ToolError(argument_problems(self.name, exc.__cause__)) from exc.__cause__
+            if str(exc) == f"Error executing tool {self.name}":  # a crash: the SDK already hides its detail
+                raise ToolError(f"{self.name} failed unexpectedly; the server log has the details") from exc
+            raise
+
+
 def _tool(fn: Callable[..., Any], annotations: ToolAnnotations) -> Tool:
     """`fn` as a tool with compact schemas (see `server.schema`)."""
-    registered = Tool.from_function(fn, description=inspect.cleandoc(fn.__doc__ or ""), annotations=annotations)
+    registered = PlainTool.from_function(fn, description=inspect.cleandoc(fn.__doc__ or ""), annotations=annotations)
     registered.parameters = compact(registered.parameters)
     schema = registered.fn_metadata.output_schema
     if schema is not None:

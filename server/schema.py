@@ -8,6 +8,11 @@ from __future__ import annotations
 
 from typing import Any, cast
 
+from pydantic import ValidationError
+
+# How many problems one answer lists: a wholly wrong call says the first few, not hundreds.
+_MOST = 5
+
 
 def compact(schema: dict[str, Any], *, output: bool = False, opaque: frozenset[str] = frozenset()) -> dict[str, Any]:
     """`schema` without titles and null defaults, with `anyOf [X, null]` folded.
@@ -89,3 +94,21 @@ def _fold_nullable(node: dict[str, Any], *, output: bool) -> dict[str, Any]:
     if output and "enum" in merged:  # a null the server sends must be one of the allowed values
         merged["enum"] = [*merged["enum"], None]
     return merged
+
+
+def argument_problems(tool: str, exc: ValidationError) -> str:
+    """What is wrong with a call's arguments, in plain words: the field and what to fix, no value echoed."""
+    problems: list[str] = []
+    for error in exc.errors(include_url=False, include_input=False, include_context=False)[:_MOST]:
+        where = ".".join(str(part) for part in error["loc"]) or "arguments"
+        message = str(error["msg"]).removeprefix("Value error, ")
+        if error["type"] == "missing":
+            message = "required"
+        elif error["type"] in ("extra_forbidden", "unexpected_keyword_argument"):
+            message = "not a parameter of this tool"
+        elif str(error["type"]).startswith(("datetime", "timezone")):
+            message += " (write ISO 8601 with an offset, e.g. 2026-11-20T09:00:00Z)"
+        problems.append(f"{where}: {message}")
+    more = len(exc.errors()) - _MOST
+    tail = f" (and {more} more)" if more > 0 else ""
+    return f"invalid arguments for {tool}: " + "; ".join(problems) + tail + ". Fix them and call again."
