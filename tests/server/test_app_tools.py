@@ -128,6 +128,7 @@ async def test_every_tool_has_an_output_schema_and_a_short_first_description_lin
                 "notice",
                 "sources",
                 "findings",
+                "related",
                 "account",
                 "deals",
                 "tickets",
