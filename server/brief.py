@@ -183,5 +183,6 @@ class BriefRenderer:
         """The brief in `language`; `missing` (field names) becomes the DRAFT banner, in that language."""
         template = self._env.get_template(f"brief.{language}.md.j2")
         labels = FIELD_LABELS[language]
-        shown = [f"{f} ({labels[f]})" if language == "en" else f"{labels.get(f, f)}（{f}）" for f in missing]
+        pattern = {"en": "{field} ({label})", "ko": "{label}({field})", "ja": "{label}（{field}）"}[language]
+        shown = [pattern.format(field=f, label=labels.get(f, f)) for f in missing]
         return template.render(b=brief, today=locale_text.day(today, language), missing=shown, language=language)

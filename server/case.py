@@ -89,7 +89,9 @@ def sentences(text: str) -> list[str]:
     for code, block in _blocks(text):
         if code:
             if prose and prose[-1].endswith(":"):
-                prose[-1] = prose[-1][:-1] + " (exact text under Evidence)."
+                # Keep the sentence whole: a short error inline, a long one elided (it is quoted in full as evidence).
+                short = block if len(block) <= 160 and "\n" not in block else "…"
+                prose[-1] = f"{prose[-1]} `{short}`." if short != "…" else f"{prose[-1]} (…)."
             continue
         if _GREETING.match(block) or _SIGN_OFF.match(block):
             continue
@@ -152,7 +154,7 @@ def last_customer_update(tickets: Iterable[Ticket]) -> str | None:
         return None
     comment, ticket = latest
     text = summary_of(comment.body, most=3) or comment.body.strip()
-    return f"{comment.created_at:%Y-%m-%d %H:%M} UTC (ticket {ticket.id}, {comment.author}): {text}"
+    return f"{comment.created_at:%Y-%m-%d %H:%M} UTC, #{ticket.id}, {comment.author}: {text}"
 
 
 def tried_on(tickets: Iterable[Ticket], *, most: int = 6) -> list[str]:

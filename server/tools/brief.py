@@ -56,7 +56,7 @@ _DEPTH: dict[Language, dict[str, str]] = {
 _NO_WORKAROUND: dict[Language, str] = {"en": "no workaround", "ko": "우회 방법 없음", "ja": "回避策なし"}
 _CUSTOMERS: dict[Language, str] = {
     "en": "{n} account{s}: {names}",
-    "ko": "{n}개 고객사: {names}",
+    "ko": "고객사 {n}곳: {names}",
     "ja": "{n}社: {names}",
 }
 _REPORTING: dict[Language, str] = {"en": "{n} reporting", "ko": "{n}곳에서 접수", "ja": "うち{n}社から報告"}

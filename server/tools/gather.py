@@ -176,7 +176,7 @@ def _trend(related: RelatedReports | None) -> Literal["growing", "stable"] | Non
 
 def _links(report: context.ContextReport, matching: list[Ticket]) -> list[str]:
     wanted = set(report.findings.regressions) | set(report.findings.open_issues)
-    links = [f"Ticket {t.id} ({t.customer}): {t.url}" for t in matching if t.url]
+    links = [f"#{t.id} ({t.customer}): {t.url}" for t in matching if t.url]
     links += [f"{i.id} ({i.status}): {i.url}" for i in report.issues if i.id in wanted and i.url]
     links += [f"{i.id} ({i.status})" for i in report.issues if i.id in wanted and not i.url]
     links += [f"{a.title}: {a.url}" for a in report.articles if a.id in report.findings.workarounds and a.url]

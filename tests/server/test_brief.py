@@ -224,7 +224,7 @@ def test_korean_and_japanese_briefs_translate_the_headings(language: Language, h
 @pytest.mark.parametrize(
     ("language", "banner"),
     [
-        ("ko", "> **초안: 아직 전달할 수 없습니다.** 빠진 항목: 기한（deadline） 및 재현 절차（repro_steps）"),
+        ("ko", "> **초안: 아직 전달할 수 없습니다.** 빠진 항목: 기한(deadline) 및 재현 절차(repro_steps)"),
         ("ja", "> **下書き（未完成のため送付不可）** 未記入の項目: 期限（deadline）、再現手順（repro_steps）"),
     ],
 )

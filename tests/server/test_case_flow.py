@@ -208,6 +208,6 @@ async def test_korean_brief_from_the_case_formats_money_and_time_natively(connec
 
     assert "US$240,000" in ko["markdown"]
     assert "1일" in ko["markdown"] or "시간" in ko["markdown"]
-    assert ko["markdown"].startswith("> **초안: 아직 전달할 수 없습니다.** 빠진 항목: 재현 절차（repro_steps）")
+    assert ko["markdown"].startswith("> **초안: 아직 전달할 수 없습니다.** 빠진 항목: 재현 절차(repro_steps)")
     assert "業務停止" in ja["markdown"]
     assert "、" in ja["markdown"].splitlines()[0]
