@@ -33,6 +33,11 @@ def migrate(uri: str, backend: str) -> None:
     level = logger.level
     logger.setLevel(logging.WARNING)
     db: Any = yoyo.get_backend(uri)  # pyright: ignore[reportUnknownMemberType]
+    if backend == "sqlite":
+        # WAL with NORMAL: a migration survives a crash of the process without an fsync per yoyo commit
+        # (power loss may undo the last steps, which then apply again); the ledger itself commits FULL.
+        db.connection.execute("PRAGMA journal_mode=WAL")
+        db.connection.execute("PRAGMA synchronous=NORMAL")
     try:
         with db.lock():
             migrations: Any = yoyo.read_migrations(str(MIGRATIONS / backend))  # pyright: ignore[reportUnknownMemberType]
