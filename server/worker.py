@@ -129,25 +129,43 @@ class Worker:
                     batched.setdefault(due.batch, []).append(due)
                 else:
                     fresh.setdefault(due.followup.kind, []).append(due.followup)
-            for batch, items in batched.items():
-                await self._finish(record, batch, [d.followup for d in items], tally)
-            for kind, followups in fresh.items():
-                if kind == "customer":
-                    await self._customer(record, followups, tally)
+            steps = [(batch, [d.followup for d in items]) for batch, items in batched.items()]
+            steps += [(None, followups) for followups in fresh.values()]
+            for n, (batch, followups) in enumerate(steps):
+                # The last step gives the lease back in its own transaction; an empty claim releases below.
+                release = self.name if n == len(steps) - 1 else None
+                if batch is not None:
+                    await self._finish(record, batch, followups, tally, release)
+                elif followups[0].kind == "customer":
+                    await self._customer(record, followups, tally, release)
                 else:
-                    await self._reminder(record, followups, tally)
+                    await self._reminder(record, followups, tally, release)
+            if not steps:
+                await self.ledger.release(claim.escalation_id, self.name)
         except ConnectorError as exc:
             # Keep the lease: the next try waits for it to run out, which is the back-off.
             tally.failed += 1
             log.warning("follow-up delivery for %s failed, will retry after the lease: %s", claim.escalation_id, exc)
-            return
-        await self.ledger.release(claim.escalation_id, self.name)
 
     async def _complete(
-        self, record: EscalationRecord, followups: Sequence[Followup], event: TimelineEvent, tally: Tally, **kw: bool
+        self,
+        record: EscalationRecord,
+        followups: Sequence[Followup],
+        event: TimelineEvent,
+        tally: Tally,
+        release: str | None,
+        *,
+        reminded_only: bool = False,
+        receipts: Mapping[str, WriteReceipt] | None = None,
     ) -> bool:
         done = await self.ledger.complete(
-            record.id, [f.id for f in followups], event, at=self.clock(), reminded_only=kw.get("reminded_only", False)
+            record.id,
+            [f.id for f in followups],
+            event,
+            at=self.clock(),
+            reminded_only=reminded_only,
+            receipts=receipts,
+            release=release,
         )
         if not done:
             tally.lost_races += 1
@@ -165,7 +183,9 @@ class Worker:
         late = now - min(f.due_at for f in followups)
         return f", late by {duration(late)}" if late > timedelta(minutes=15) else ""
 
-    async def _reminder(self, record: EscalationRecord, followups: list[Followup], tally: Tally) -> None:
+    async def _reminder(
+        self, record: EscalationRecord, followups: list[Followup], tally: Tally, release: str | None
+    ) -> None:
         now = self.clock()
         text = reminder_text(
             record, record.timeline, followups, now=now, next_due=self._next_due(record, now), templates=self.templates
@@ -179,7 +199,7 @@ class Worker:
                 kind="followup_delivered",
                 detail=f"Reminder for {count} recorded here ({why}; still due){self._late(followups, now)}:\n{text}",
             )
-            if await self._complete(record, followups, event, tally, reminded_only=True):
+            if await self._complete(record, followups, event, tally, release, reminded_only=True):
                 tally.noted_without_chat += 1
             return
         # The first follow-up's id names the delivery: a restart finds the same batch and the same keys.
@@ -193,33 +213,38 @@ class Worker:
                 at=now,
                 escalation_id=record.id,
                 batch=batch,
+                sending=True,
             )
             for channel in channels
         ]
         stored = await self.ledger.enqueue(entries, [f.id for f in followups])
         await self.checkpoint("enqueued")
-        await self._send_all(stored)
+        # `stored` may be entries an earlier, dead worker enqueued under the same keys: not fresh then.
+        receipts = await self._send_all(stored, fresh=stored == entries)
         event = TimelineEvent(
             at=self.clock(),
             kind="followup_delivered",
             detail=f"Reminder for {count} posted to {', '.join(channels)}{self._late(followups, now)}",
         )
-        if await self._complete(record, followups, event, tally):
+        if await self._complete(record, followups, event, tally, release, receipts=receipts):
             tally.reminders += 1
 
-    async def _finish(self, record: EscalationRecord, batch: str, followups: list[Followup], tally: Tally) -> None:
+    async def _finish(
+        self, record: EscalationRecord, batch: str, followups: list[Followup], tally: Tally, release: str | None
+    ) -> None:
         """Finish a delivery a worker enqueued and did not see through (it died, or its lease ran out)."""
         entries = await self.ledger.batch(batch)
-        await self._send_all(entries)
+        receipts = await self._send_all(entries, fresh=False)
         event = TimelineEvent(
             at=self.clock(),
             kind="followup_delivered",
             detail=f"Reminder posted to {', '.join(e.destination for e in entries)} (finished after a restart)",
         )
-        if await self._complete(record, followups, event, tally):
+        if await self._complete(record, followups, event, tally, release, receipts=receipts):
             tally.recovered += 1
 
-    async def _send_all(self, entries: list[OutboxEntry]) -> None:
+    async def _send_all(self, entries: list[OutboxEntry], *, fresh: bool) -> dict[str, WriteReceipt]:
+        """Send each write (one after another: a channel's order matters more than speed); the receipts by key."""
         chat = self.chat
         if chat is None:
             raise ConnectorError("chat", "a chat write was enqueued but no chat is connected now")
@@ -235,10 +260,23 @@ class Worker:
                 return await finder.find_message(entry.destination, entry.key)
 
             lookup = find
+        receipts: dict[str, WriteReceipt] = {}
         for entry in entries:
-            await deliver(self.ledger, entry, send, clock=self.clock, lookup=lookup, checkpoint=self.checkpoint)
+            receipts[entry.key] = await deliver(
+                self.ledger,
+                entry,
+                send,
+                clock=self.clock,
+                lookup=lookup,
+                checkpoint=self.checkpoint,
+                fresh=fresh,
+                confirm=False,
+            )
+        return receipts
 
-    async def _customer(self, record: EscalationRecord, followups: list[Followup], tally: Tally) -> None:
+    async def _customer(
+        self, record: EscalationRecord, followups: list[Followup], tally: Tally, release: str | None
+    ) -> None:
         now = self.clock()
         draft = draft_customer_update(
             record,
@@ -252,5 +290,5 @@ class Worker:
         # The draft itself is for the customer; lateness is for the agent, on a line of its own above it.
         header = f"(drafted{late.removeprefix(',')}; it was due {followups[0].due_at.isoformat()})\n\n" if late else ""
         event = TimelineEvent(at=now, kind="customer_update_drafted", detail=header + draft)
-        if await self._complete(record, followups, event, tally):
+        if await self._complete(record, followups, event, tally, release):
             tally.customer_drafts += 1

@@ -8,6 +8,7 @@ saved has been committed durably before it returns. Both schemas migrate themsel
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol
@@ -80,12 +81,21 @@ class Ledger(Protocol):
         ...
 
     async def complete(
-        self, escalation_id: str, followup_ids: list[str], *events: TimelineEvent, at: datetime, reminded_only: bool
+        self,
+        escalation_id: str,
+        followup_ids: list[str],
+        *events: TimelineEvent,
+        at: datetime,
+        reminded_only: bool,
+        receipts: Mapping[str, WriteReceipt] | None = None,
+        release: str | None = None,
     ) -> bool:
         """Mark the follow-ups delivered (or, `reminded_only`, noted but still due) and append `events`.
 
-        All or nothing, and only if every one is still pending and not yet handled: False (and no change)
-        when another worker got there first.
+        In the same transaction: store the outbox `receipts` (key -> receipt) and, given a worker name in
+        `release`, give up that worker's lease. The follow-ups and events change only if every follow-up
+        is still pending and not yet handled: False (receipts and release still applied) when another
+        worker got there first.
         """
         ...
 

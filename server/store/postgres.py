@@ -9,7 +9,7 @@ the lease ends. `?schema=NAME` in the URL puts the ledger's tables in that schem
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, LiteralString, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -296,41 +296,41 @@ class PostgresLedger:
         return await self._run(claim)
 
     async def complete(
-        self, escalation_id: str, followup_ids: list[str], *events: TimelineEvent, at: datetime, reminded_only: bool
+        self,
+        escalation_id: str,
+        followup_ids: list[str],
+        *events: TimelineEvent,
+        at: datetime,
+        reminded_only: bool,
+        receipts: Mapping[str, WriteReceipt] | None = None,
+        release: str | None = None,
     ) -> bool:
         async def write(db: Conn) -> bool:
+            for key, receipt in (receipts or {}).items():
+                await _confirm(db, key, receipt, at)
+            if release is not None:
+                await _release(db, escalation_id, release)
+            # FOR UPDATE: two workers completing the same follow-ups serialize here, and the second sees none left.
+            still = await db.execute(
+                "SELECT id FROM followups WHERE id = ANY(%s) AND state = 'pending' AND reminded_at IS NULL "
+                "AND escalation_id = %s FOR UPDATE",
+                (followup_ids, escalation_id),
+            )
+            if len(await still.fetchall()) != len(followup_ids):
+                return False  # another worker delivered them first
             if reminded_only:
-                done = await db.execute(
-                    "UPDATE followups SET reminded_at = %s WHERE id = ANY(%s) AND state = 'pending' "
-                    "AND reminded_at IS NULL AND escalation_id = %s",
-                    (at, followup_ids, escalation_id),
-                )
+                await db.execute("UPDATE followups SET reminded_at = %s WHERE id = ANY(%s)", (at, followup_ids))
             else:
-                done = await db.execute(
-                    "UPDATE followups SET state = 'done' WHERE id = ANY(%s) AND state = 'pending' "
-                    "AND reminded_at IS NULL AND escalation_id = %s",
-                    (followup_ids, escalation_id),
-                )
-            if done.rowcount != len(followup_ids):
-                raise _Lost
+                await db.execute("UPDATE followups SET state = 'done' WHERE id = ANY(%s)", (followup_ids,))
             for event in events:
                 await self._event(db, escalation_id, event)
             await self._refresh_due(db, escalation_id)
             return True
 
-        try:
-            return await self._run(write)
-        except _Lost:
-            return False
+        return await self._run(write)
 
     async def release(self, escalation_id: str, worker: str) -> None:
-        async def write(db: Conn) -> None:
-            await db.execute(
-                "UPDATE escalations SET claimed_by = NULL, claim_until = NULL WHERE id = %s AND claimed_by = %s",
-                (escalation_id, worker),
-            )
-
-        await self._run(write)
+        await self._run(lambda db: _release(db, escalation_id, worker))
 
     # the outbox
 
@@ -367,13 +367,7 @@ class PostgresLedger:
         await self._run(write)
 
     async def confirm(self, key: str, receipt: WriteReceipt, *, at: datetime) -> None:
-        async def write(db: Conn) -> None:
-            await db.execute(
-                "UPDATE outbox SET receipt = %s, sent_at = %s WHERE key = %s AND receipt IS NULL",
-                (receipt.model_dump_json(), at, key),
-            )
-
-        await self._run(write)
+        await self._run(lambda db: _confirm(db, key, receipt, at))
 
     async def check(self) -> list[str]:
         async def read(db: Conn) -> list[str]:
@@ -400,8 +394,18 @@ class PostgresLedger:
         await self._pool.close()
 
 
-class _Lost(Exception):
-    """Another worker delivered these follow-ups first: roll back."""
+async def _confirm(db: Conn, key: str, receipt: WriteReceipt, at: datetime) -> None:
+    await db.execute(
+        "UPDATE outbox SET receipt = %s, sent_at = %s WHERE key = %s AND receipt IS NULL",
+        (receipt.model_dump_json(), at, key),
+    )
+
+
+async def _release(db: Conn, escalation_id: str, worker: str) -> None:
+    await db.execute(
+        "UPDATE escalations SET claimed_by = NULL, claim_until = NULL WHERE id = %s AND claimed_by = %s",
+        (escalation_id, worker),
+    )
 
 
 _INVARIANTS: dict[str, LiteralString] = {

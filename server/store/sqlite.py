@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
@@ -284,39 +284,45 @@ class SqliteLedger:
         return await self._run(claim)
 
     async def complete(
-        self, escalation_id: str, followup_ids: list[str], *events: TimelineEvent, at: datetime, reminded_only: bool
+        self,
+        escalation_id: str,
+        followup_ids: list[str],
+        *events: TimelineEvent,
+        at: datetime,
+        reminded_only: bool,
+        receipts: Mapping[str, WriteReceipt] | None = None,
+        release: str | None = None,
     ) -> bool:
         def write(db: sqlite3.Connection) -> bool:
-            marks = "?" + ", ?" * (len(followup_ids) - 1)
+            for key, receipt in (receipts or {}).items():
+                _confirm(db, key, receipt, at)
+            if release is not None:
+                _release(db, escalation_id, release)
+            marks = ", ".join("?" for _ in followup_ids)
+            (still,) = db.execute(
+                f"SELECT count(*) FROM followups WHERE id IN ({marks}) AND state = 'pending' "
+                "AND reminded_at IS NULL AND escalation_id = ?",
+                [*followup_ids, escalation_id],
+            ).fetchone()
+            if still != len(followup_ids):
+                return False  # another worker delivered them first
             if reminded_only:
-                sql = f"UPDATE followups SET reminded_at = ? WHERE id IN ({marks}) AND state = 'pending' "
-                args: list[object] = [ts(at), *followup_ids]
+                db.execute(f"UPDATE followups SET reminded_at = ? WHERE id IN ({marks})", [ts(at), *followup_ids])
             else:
-                sql = (
+                db.execute(
                     "UPDATE followups SET state = 'done', body = json_set(body, '$.state', 'done') "
-                    f"WHERE id IN ({marks}) AND state = 'pending' "
+                    f"WHERE id IN ({marks})",
+                    followup_ids,
                 )
-                args = list(followup_ids)
-            changed = db.execute(sql + "AND reminded_at IS NULL AND escalation_id = ?", [*args, escalation_id])
-            if changed.rowcount != len(followup_ids):
-                raise _Lost
             for event in events:
                 self._event(db, escalation_id, event)
             self._refresh_due(db, escalation_id)
             return True
 
-        try:
-            return await self._run(write)
-        except _Lost:
-            return False
+        return await self._run(write)
 
     async def release(self, escalation_id: str, worker: str) -> None:
-        await self._run(
-            lambda db: db.execute(
-                "UPDATE escalations SET claimed_by = NULL, claim_until = NULL WHERE id = ? AND claimed_by = ?",
-                (escalation_id, worker),
-            )
-        )
+        await self._run(lambda db: _release(db, escalation_id, worker))
 
     # the outbox
 
@@ -350,12 +356,7 @@ class SqliteLedger:
         await self._run(lambda db: db.execute("UPDATE outbox SET attempts = attempts + 1 WHERE key = ?", (key,)))
 
     async def confirm(self, key: str, receipt: WriteReceipt, *, at: datetime) -> None:
-        await self._run(
-            lambda db: db.execute(
-                "UPDATE outbox SET receipt = ?, sent_at = ? WHERE key = ? AND receipt IS NULL",
-                (receipt.model_dump_json(), ts(at), key),
-            )
-        )
+        await self._run(lambda db: _confirm(db, key, receipt, at))
 
     async def check(self) -> list[str]:
         def read(db: sqlite3.Connection) -> list[str]:
@@ -371,8 +372,18 @@ class SqliteLedger:
             self._db.close()
 
 
-class _Lost(Exception):
-    """Another worker delivered these follow-ups first: roll back."""
+def _confirm(db: sqlite3.Connection, key: str, receipt: WriteReceipt, at: datetime) -> None:
+    db.execute(
+        "UPDATE outbox SET receipt = ?, sent_at = ? WHERE key = ? AND receipt IS NULL",
+        (receipt.model_dump_json(), ts(at), key),
+    )
+
+
+def _release(db: sqlite3.Connection, escalation_id: str, worker: str) -> None:
+    db.execute(
+        "UPDATE escalations SET claimed_by = NULL, claim_until = NULL WHERE id = ? AND claimed_by = ?",
+        (escalation_id, worker),
+    )
 
 
 def _next_followups(db: sqlite3.Connection, ids: list[str]) -> dict[str, Followup]:
