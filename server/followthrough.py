@@ -166,14 +166,15 @@ def customer_note(text: str, *, at: datetime) -> TimelineEvent:
 
 
 class Templates:
-    """The follow-through templates (package data), loaded on first use."""
+    """The follow-through templates (package data in `prompts/followthrough/`, apart from the brief templates
+    the server lists as resources), loaded on first use."""
 
     @cached_property
     def env(self) -> Environment:
         from jinja2 import Environment, PackageLoader, StrictUndefined
 
         return Environment(
-            loader=PackageLoader("prompts", "templates"),
+            loader=PackageLoader("prompts", "followthrough"),
             undefined=StrictUndefined,
             autoescape=False,  # markdown, not HTML
             keep_trailing_newline=True,

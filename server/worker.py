@@ -98,10 +98,13 @@ class Worker:
             if not claims:
                 return tally
             await self.checkpoint("claimed")
+            before = (tally.handled, tally.failed, tally.lost_races)
             limiter = anyio.CapacityLimiter(self.parallel)
             async with anyio.create_task_group() as group:
                 for claim in claims:
                     group.start_soon(self._limited, limiter, claim, tally)
+            if (tally.handled, tally.failed, tally.lost_races) == before:
+                return tally  # claims that held nothing to do: stop rather than claim them again
 
     async def _limited(self, limiter: anyio.CapacityLimiter, claim: Claim, tally: Tally) -> None:
         async with limiter:
