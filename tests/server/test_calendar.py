@@ -135,3 +135,39 @@ def test_the_calendar_command_exports_one_escalation_or_every_open_one(tmp_path:
     assert (missing.exit_code, neither.exit_code) == (2, 2)
     assert "no escalation 'nope'" in missing.stderr
     assert "give one escalation id, or --all" in neither.stderr
+
+
+def test_the_worker_command_once_delivers_what_is_due_and_reports_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    ledger_path = tmp_path / "ledger.db"
+
+    async def fill() -> None:
+        ledger = SqliteLedger(ledger_path)
+        case = Escalation(
+            id="e1", created_at=NOW, updated_at=NOW, summary="e1", targets=["engineering"], status="ready"
+        )
+        await ledger.create(case, TimelineEvent(at=NOW, kind="created", detail="o"))
+        await ledger.schedule("e1", [followup("e1-f", -1), followup("e1-c", -1, "customer")])
+        await ledger.close()
+
+    async def timeline() -> list[str]:
+        ledger = SqliteLedger(ledger_path)
+        try:
+            return [e.kind for e in (await ledger.get("e1")).timeline]
+        finally:
+            await ledger.close()
+
+    anyio.run(fill)
+    monkeypatch.setenv("ESCALATION_LEDGER_PATH", str(ledger_path))
+    monkeypatch.setenv("ESCALATION_CHANNELS", '{"engineering": "#eng-escalations"}')
+    monkeypatch.delenv("ESCALATION_DATABASE_URL", raising=False)
+    cli = typer.Typer()
+    register(cli)
+
+    done = CliRunner().invoke(cli, ["worker", "--once"])
+    bad = CliRunner().invoke(cli, ["worker", "--once", "--channels", '{"eng": "#x"}'])
+
+    assert done.exit_code == 0, done.output
+    assert "delivered 1 reminders and 1 customer update drafts" in done.stdout
+    assert sorted(anyio.run(timeline)[-2:]) == ["customer_update_drafted", "followup_delivered"]
+    assert bad.exit_code == 2
+    assert "not a target" in bad.stderr
