@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from connectors.models import WriteReceipt
+
 Severity = Literal["critical", "high", "medium"]
 Target = Literal["l2_support", "engineering", "product", "security", "leadership"]
 Language = Literal["en", "ko", "ja"]
@@ -233,3 +235,70 @@ class EscalationRecord(Escalation):
 
     timeline: list[TimelineEvent]
     followups: list[Followup]
+
+
+# follow-through: the outbox, the worker's claims and the open-escalation list (server/store, server/worker)
+
+OutboxKind = Literal["chat_message", "internal_note", "tracker_issue"]
+
+
+class OutboxEntry(Frozen):
+    """One outward write, committed before the vendor call; `receipt` is set once the vendor confirmed it."""
+
+    key: str = Field(description="The idempotency key: the same write always has the same key.")
+    batch: str | None = Field(default=None, description="The follow-up delivery this write belongs to, if any.")
+    escalation_id: str | None = None
+    kind: OutboxKind
+    destination: str = Field(description="A channel, a ticket id or a tracker project.")
+    payload: dict[str, str | list[str]]
+    created_at: datetime
+    attempts: int = Field(default=0, description="Vendor calls started; above 0 without a receipt means unconfirmed.")
+    receipt: WriteReceipt | None = None
+    sent_at: datetime | None = None
+
+
+class DueFollowup(Frozen):
+    """A follow-up a worker claimed, with the delivery it was already enqueued under (after a crash)."""
+
+    followup: Followup
+    batch: str | None = None
+
+
+class Claim(Frozen):
+    """An escalation whose due follow-ups one worker holds a lease on."""
+
+    escalation_id: str
+    due: list[DueFollowup]
+
+
+class EscalationFilter(Frozen):
+    """Which escalations `list_open` returns; `status` None means every open status."""
+
+    status: EscalationStatus | None = None
+    customer: str | None = Field(default=None, description="Compared case-insensitively.")
+    severity: Severity | None = None
+    target: Target | None = None
+    owner: str | None = None
+    team: str | None = None
+
+
+class EscalationSummary(Frozen):
+    """One line of the escalation list: the case and its next due (or overdue) follow-up."""
+
+    id: str
+    summary: str
+    customer: str | None
+    severity: Severity | None
+    status: EscalationStatus
+    targets: list[Target]
+    owner: str | None
+    team: str | None
+    created_at: datetime
+    updated_at: datetime
+    next_followup: Followup | None
+    overdue: bool
+
+
+class EscalationPage(Frozen):
+    items: list[EscalationSummary]
+    next_cursor: str | None = None
