@@ -9,6 +9,8 @@ from platformdirs import user_data_path
 from pydantic import BeforeValidator, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from server.models import Target
+
 if TYPE_CHECKING:
     from server.patterns import PatternConfig
 
@@ -68,6 +70,18 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="ESCALATION_", extra="ignore")
 
+    database_url: str | None = Field(
+        default=None, description="postgresql://... moves the ledger to PostgreSQL; the SQLite file otherwise."
+    )
+    channels: dict[Target, str] = Field(
+        default_factory=dict[Target, str],
+        description='Chat channel per target, JSON: {"engineering": "#eng-escalations", ...}.',
+    )
+    writes: bool = Field(default=False, description="Register the write tools (post_brief, ...); off by default.")
+    tracker_projects: dict[Target, str] = Field(
+        default_factory=dict[Target, str],
+        description='Tracker project per target, JSON: {"engineering": "ENG", "product": "PROD"}.',
+    )
     workspace_path: Path | None = Field(
         default=None, description="Workspace JSON file for the local adapter; the embedded demo when unset."
     )
