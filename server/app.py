@@ -14,6 +14,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from importlib import resources
 from typing import Annotated, Any
 
+import anyio
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError
 from mcp.server.mcpserver.tools import Tool
@@ -27,8 +28,9 @@ from server.schema import argument_problems, compact, shallow
 from server.settings import Settings
 from server.startup import apply_log_level
 from server.state import AppState, Clock, utc_now
-from server.store import Ledger, NotFound
+from server.store import Ledger, open_ledger
 from server.tools import assess, brief, gather, lifecycle, route, schedule
+from server.tools.common import load_record
 from server.wiring import open_connectors
 
 log = logging.getLogger(__name__)
@@ -42,7 +44,11 @@ INSTRUCTIONS = (
 OPENS_CASE = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True)
 # Steps that update a case replace its stored results (and may re-render its brief or cancel follow-ups).
 CHANGES_CASE = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=True)
-APPENDS = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=False)
+# update_escalation cancels follow-ups and re-renders the brief, on the ledger alone.
+CLOSES_CASE = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=False)
+# draft_customer_update only appends a note that a draft was made.
+NOTES_CASE = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False)
+READ_LEDGER = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
 
 # Which tools exist, how each is annotated. A tool that opens or changes a case writes the ledger;
 # one that replaces follow-ups or re-renders a stored brief is destructive.
@@ -52,7 +58,9 @@ TOOLS: tuple[tuple[Callable[..., Any], ToolAnnotations], ...] = (
     (route.pick_tier, CHANGES_CASE),
     (brief.draft_brief, CHANGES_CASE),
     (schedule.schedule_followup, CHANGES_CASE),
-    (lifecycle.record_update, APPENDS),
+    (lifecycle.list_escalations, READ_LEDGER),
+    (lifecycle.update_escalation, CLOSES_CASE),
+    (lifecycle.draft_customer_update, NOTES_CASE),
 )
 
 
@@ -90,8 +98,12 @@ def build_server(
     connectors: Connectors | None = None,
     ledger: Ledger | None = None,
     clock: Clock = utc_now,
+    worker: bool = False,
 ) -> MCPServer[AppState]:
-    """The escalation server; anything not handed in is opened from `settings` in the lifespan."""
+    """The escalation server; anything not handed in is opened from `settings` in the lifespan.
+
+    `worker` also runs the follow-up worker beside the server, for as long as it serves.
+    """
     settings = settings or Settings()
     apply_log_level(settings)
     started: list[AppState] = []  # the running state, for handlers the SDK gives no context (completion)
@@ -105,14 +117,20 @@ def build_server(
                 stack.push_async_callback(wired.aclose)
             store = ledger
             if store is None:
-                from server.store.sqlite import SqliteLedger
-
-                store = SqliteLedger(settings.ledger_path)
+                store = open_ledger(settings.database_url, settings.ledger_path)
                 stack.push_async_callback(store.close)
             state = AppState(settings, wired, store, BriefRenderer(), clock)
             started.append(state)
             try:
-                yield state
+                if worker:
+                    from server.worker import Worker
+
+                    async with anyio.create_task_group() as group:
+                        group.start_soon(Worker(store, wired.chat, settings.channels, clock=clock).run)
+                        yield state
+                        group.cancel_scope.cancel()
+                else:
+                    yield state
             finally:
                 started.remove(state)
 
@@ -155,10 +173,21 @@ def build_server(
     async def escalation(escalation_id: str, ctx: Context[AppState, Any]) -> str:
         """A stored escalation with its brief, timeline and follow-ups."""
         try:
-            record = await app(ctx).ledger.get(escalation_id)
-        except NotFound:
-            raise ResourceNotFoundError(f"no escalation with id {escalation_id!r}") from None
+            record = await load_record(app(ctx), escalation_id)
+        except ToolError:  # missing, malformed, or someone else's: all answer alike
+            raise ResourceNotFoundError(f"no escalation with id {escalation_id[:64]!r}") from None
         return record.model_dump_json(indent=2)
+
+    @mcp.resource("escalation://escalations/{escalation_id}/calendar.ics", name="calendar", mime_type="text/calendar")
+    async def calendar(escalation_id: str, ctx: Context[AppState, Any]) -> str:
+        """An escalation's follow-ups as an ICS calendar; re-importing updates the same events."""
+        from server.calendar_ics import calendar_ics
+
+        try:
+            record = await load_record(app(ctx), escalation_id)
+        except ToolError:
+            raise ResourceNotFoundError(f"no escalation with id {escalation_id[:64]!r}") from None
+        return calendar_ics([record]).decode("utf-8")
 
     @mcp.resource("escalation://connectors", name="connectors", mime_type="application/json")
     def connectors_resource() -> str:

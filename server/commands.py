@@ -48,7 +48,7 @@ def main_callback(
 ) -> None:
     """Without a command, serve MCP over stdio (what Claude Desktop starts)."""
     if ctx.invoked_subcommand is None:
-        serve(http=False, host=None, port=None)
+        serve(http=False, host=None, port=None, worker=False)
 
 
 @cli.command()
@@ -56,20 +56,23 @@ def serve(
     http: Annotated[bool, typer.Option("--http", help="Serve streamable HTTP instead of stdio.")] = False,
     host: Annotated[str | None, typer.Option(help="HTTP bind address [default: ESCALATION_HTTP_HOST].")] = None,
     port: Annotated[int | None, typer.Option(help="HTTP port [default: ESCALATION_HTTP_PORT].")] = None,
+    worker: Annotated[
+        bool, typer.Option("--worker", help="Also deliver due follow-ups while serving [default: off].")
+    ] = False,
 ) -> None:
     """Serve MCP over stdio, or over streamable HTTP at http://HOST:PORT/mcp.
 
     Beyond loopback, HTTP needs authentication: a static token or OAuth (README "Deployment").
     """
-    from server.app import build_server
-
     settings = _settings()
     configure_logging(settings)
     _check_connectors(settings)
+    from server.app import build_server  # after the checks: a refused start should not wait for the SDK
+
     if not http:
         from server.stdio import run_stdio
 
-        run_stdio(build_server(settings))
+        run_stdio(build_server(settings, worker=worker))
         return
 
     import anyio
@@ -91,7 +94,7 @@ def serve(
             "every token is refused until they can be fetched",
             err=True,
         )
-    app = build_http_app(build_server(settings), access)
+    app = build_http_app(build_server(settings, worker=worker), access)
     uvicorn.run(
         app,
         host=bind,
@@ -167,3 +170,12 @@ def doctor(
         fail(problem)
     if any(r.verdict == "broken" for r in results):
         raise typer.Exit(1)
+
+
+def _register_followthrough() -> None:
+    from server.worker_cli import register
+
+    register(cli)
+
+
+_register_followthrough()

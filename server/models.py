@@ -30,14 +30,14 @@ class CaseFlags(Frozen):
     """Facts severity and routing share; omit unknowns."""
 
     production_down: bool | None = None
-    data_loss: bool | None = Field(default=None, description="Customer data lost or at risk.")
+    data_loss: bool | None = Field(default=None, description="Lost or at risk.")
     security: Literal["none", "concern", "breach"] | None = None
     workaround: bool | None = None
     sla_status: Literal["ok", "at_risk", "breached"] | None = None
     churn_threat: bool | None = None
-    legal_risk: bool | None = Field(default=None, description="PR or legal exposure.")
-    executive_asking: bool | None = Field(default=None, description="The customer's executives ask for ours.")
-    deadline: str | None = Field(default=None, description="A hard date the customer or contract sets.")
+    legal_risk: bool | None = Field(default=None, description="PR or legal.")
+    executive_asking: bool | None = None
+    deadline: str | None = Field(default=None, max_length=200)
 
     def merged(self, newer: CaseFlags) -> CaseFlags:
         """These flags with every value `newer` states laid over them."""
@@ -272,7 +272,10 @@ class Claim(Frozen):
 
 
 class EscalationFilter(Frozen):
-    """Which escalations `list_open` returns; `status` None means every open status."""
+    """Which escalations `list_open` returns; `status` None means every open status.
+
+    Given both, `owner` and `team` match either: a caller sees its own escalations and its team's.
+    """
 
     status: EscalationStatus | None = None
     customer: str | None = Field(default=None, description="Compared case-insensitively.")

@@ -232,12 +232,16 @@ class SqliteLedger:
         for column, value in (
             ("customer_key", where.customer.casefold() if where.customer else None),
             ("severity", where.severity),
-            ("owner", where.owner),
-            ("team", where.team),
         ):
             if value is not None:
                 clauses.append(f"e.{column} = ?")
                 args.append(value)
+        if where.owner is not None and where.team is not None:  # a caller sees its own and its team's
+            clauses.append("(e.owner = ? OR e.team = ?)")
+            args += [where.owner, where.team]
+        elif where.owner is not None or where.team is not None:
+            clauses.append("e.owner = ?" if where.owner is not None else "e.team = ?")
+            args.append(where.owner if where.owner is not None else where.team)
         if where.target is not None:
             clauses.append("EXISTS (SELECT 1 FROM escalation_targets t WHERE t.escalation_id = e.id AND t.target = ?)")
             args.append(where.target)

@@ -32,7 +32,7 @@ class ImpactResult(ImpactAssessment):
 
 async def assess_impact(
     ctx: Context[AppState, Any],
-    escalation_id: Annotated[str | None, Field(max_length=64, description="Use and update this case.")] = None,
+    escalation_id: Annotated[str | None, Field(max_length=64)] = None,
     customers: Annotated[list[Name] | None, Field(max_length=200, description="Affected accounts by name.")] = None,
     segment: Annotated[
         str | None, Field(max_length=100, description="Plan whose every account is affected (enterprise), or 'all'.")
@@ -43,14 +43,12 @@ async def assess_impact(
     started_at: Annotated[AwareDatetime | None, Field(description="ISO 8601 with offset.")] = None,
     customers_affected: Annotated[int | None, Field(ge=0, le=10_000_000, description="If not named.")] = None,
     arr_at_risk: Annotated[float | None, Field(ge=0, le=1e12, description="USD.")] = None,
-    pending_deals_usd: Annotated[float | None, Field(ge=0, le=1e12, description="Open deals affected.")] = None,
     public_exposure: Annotated[bool | None, Field(description="Could become public.")] = None,
     contractual_obligation: bool | None = None,
 ) -> ImpactResult:
-    """Rate breadth, depth, duration, revenue, reputation and contractual impact into a severity.
+    """Rate breadth, depth, duration, revenue, reputation and contract into a severity.
 
-    The case supplies accounts, ARR, deals, start and flags you omit. Omit unknowns: missing lists
-    those that could raise the severity.
+    The case fills what you omit; missing lists unknowns that could raise it.
     """
     state = state_of(ctx)
     stored = await load_case(state, escalation_id) if escalation_id else None
@@ -80,10 +78,8 @@ async def assess_impact(
         if changed:
             overridden.append(event(state, "fact_overridden", f"flags: {changed}"))
 
-    deals = pending_deals_usd
-    if deals is None:
-        same = facts is not None and [a.name for a in accounts] == [a.name for a in facts.accounts]
-        deals = facts.pending_deals if same and facts else await pending_deals(state, [a.name for a in accounts])
+    same = facts is not None and [a.name for a in accounts] == [a.name for a in facts.accounts]
+    deals = facts.pending_deals if same and facts else await pending_deals(state, [a.name for a in accounts])
     arr_known = [a.arr for a in accounts if a.arr is not None]
     given = ImpactInput(
         customers_affected=customers_affected if customers_affected is not None else (len(accounts) or None),

@@ -13,7 +13,7 @@ from server import locale_text
 from server.brief import BriefInput, missing_fields
 from server.models import Escalation, EscalationStatus, Language, Severity, Target
 from server.state import AppState
-from server.tools.common import event, load_case, new_id, state_of
+from server.tools.common import event, load_case, new_id, ownership, state_of
 
 TEXT_MAX = 4000
 LIST_MAX = 50
@@ -136,8 +136,7 @@ async def draft_brief(
 ) -> BriefResult:
     """Write the brief (en, ko, ja), check it is complete for its targets, and store it.
 
-    With escalation_id the case fills severity, targets, customers, revenue, timeline, evidence and
-    links; pass what only you know (e.g. repro_steps, expected, actual, environment).
+    The case fills what you omit: pass only what it cannot know (e.g. repro_steps, expected, actual).
     """
     state = state_of(ctx)
     stored = await load_case(state, escalation_id) if escalation_id else None
@@ -190,7 +189,10 @@ async def draft_brief(
         f"; missing {', '.join(missing)}" if missing else ""
     )
     if stored is None:
-        escalation = Escalation.model_validate({"id": new_id(), "created_at": now, **saved})
+        owner, team = ownership()
+        escalation = Escalation.model_validate(
+            {"id": new_id(), "created_at": now, **saved, "owner": owner, "team": team}
+        )
         await state.ledger.create(escalation, event(state, "brief_drafted", detail))
     else:
         escalation = stored.model_copy(update=saved)

@@ -14,7 +14,8 @@ from mcp.server.mcpserver.exceptions import ToolError
 from connectors.errors import ConnectorError
 from connectors.models import Account
 from server import case, context
-from server.models import AffectedAccount, Escalation, EventKind, TimelineEvent
+from server.http_auth import caller
+from server.models import AffectedAccount, Escalation, EscalationRecord, EventKind, TimelineEvent
 from server.state import AppState
 from server.store import NotFound
 
@@ -40,15 +41,39 @@ def new_id() -> str:
 
 async def load_case(state: AppState, escalation_id: str) -> Escalation:
     """The stored case; a ToolError the model can act on when there is none."""
+    record = await load_record(state, escalation_id)
+    return Escalation.model_validate(record.model_dump(exclude={"timeline", "followups"}))
+
+
+async def load_record(state: AppState, escalation_id: str) -> EscalationRecord:
+    """The stored case with its timeline and follow-ups, if the caller may see it.
+
+    Someone else's escalation answers exactly as a missing one: its existence is not the caller's to know.
+    """
+    missing = ToolError(f"no escalation with id {escalation_id}; use the escalation_id gather_context returned")
     if not _looks_like_id(escalation_id):
         raise ToolError("escalation_id must be the 32-character id a previous tool returned")
     try:
         record = await state.ledger.get(escalation_id)
     except NotFound:
-        raise ToolError(
-            f"no escalation with id {escalation_id}; use the escalation_id gather_context returned"
-        ) from None
-    return Escalation.model_validate(record.model_dump(exclude={"timeline", "followups"}))
+        raise missing from None
+    if not visible(record):
+        raise missing
+    return record
+
+
+def visible(escalation: Escalation) -> bool:
+    """Whether the caller owns `escalation` or shares its team; everything is visible without authentication."""
+    who = caller()
+    if who is None:
+        return True
+    return escalation.owner == who.subject or (who.team is not None and escalation.team == who.team)
+
+
+def ownership() -> tuple[str | None, str | None]:
+    """The owner and team a new case records: the authenticated caller's, none without authentication."""
+    who = caller()
+    return (who.subject, who.team) if who else (None, None)
 
 
 def _looks_like_id(value: str) -> bool:

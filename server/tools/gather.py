@@ -21,6 +21,7 @@ from server.tools.common import (
     event,
     load_case,
     new_id,
+    ownership,
     pending_deals,
     resolve_accounts,
     segment_accounts,
@@ -84,6 +85,7 @@ async def gather_context(
         + ", ".join(f"{s.category} {s.status}" for s in report.sources)
     )
     if previous is None:
+        owner, team = ownership()
         opened = Escalation(
             id=new_id(),
             created_at=now,
@@ -91,6 +93,8 @@ async def gather_context(
             summary=issue[:200],
             customer=facts.customer,
             facts=facts,
+            owner=owner,
+            team=team,
         )
         await state.ledger.create(opened, event(state, "context_gathered", detail))
         case_id = opened.id

@@ -23,7 +23,7 @@ async def pick_tier(
     signals: Annotated[
         list[routing.Signal], Field(max_length=30, description="Your judgement of the case; facts go in flags.")
     ] = [],  # noqa: B006 (the SDK copies defaults per call; a list keeps the schema an array)
-    escalation_id: Annotated[str | None, Field(max_length=64, description="Use and update this case.")] = None,
+    escalation_id: Annotated[str | None, Field(max_length=64)] = None,
     flags: CaseFlags | None = None,
     customers_reporting: Annotated[
         int | None, Field(ge=0, le=1_000_000, description="Distinct customers reporting it.")
@@ -33,10 +33,9 @@ async def pick_tier(
         list[Annotated[str, Field(max_length=200)]] | None, Field(max_length=200, description="Affected accounts.")
     ] = None,
 ) -> RouteResult:
-    """Decide escalate-or-not and the targets (L2, engineering, product, security, leadership), with reasons.
+    """Decide escalate-or-not and the targets, with reasons; security skips the tiers.
 
-    The case supplies customers reporting, high-value accounts, regressions and flags. A case kept in
-    support is closed as handled_in_support.
+    The case fills reporting customers, high-value accounts, regressions and flags.
     """
     state = state_of(ctx)
     stored = await load_case(state, escalation_id) if escalation_id else None

@@ -11,7 +11,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import AwareDatetime, BaseModel, Field
 
 from server import cadence
-from server.models import OPEN_STATUSES, AffectedAccount, Followup, Severity, TimelineEvent
+from server.models import OPEN_STATUSES, AffectedAccount, Escalation, Followup, Severity, TimelineEvent
 from server.state import AppState
 from server.tools.brief import rerender
 from server.tools.common import event, load_case, new_id, resolve_accounts, state_of
@@ -39,22 +39,16 @@ class Schedule(BaseModel):
 async def schedule_followup(
     escalation_id: Annotated[str, Field(max_length=64)],
     ctx: Context[AppState, Any],
-    severity: Annotated[Severity | None, Field(description="Defaults to the escalation's.")] = None,
-    timezone: Annotated[
-        str | None, Field(max_length=64, description="IANA zone for customer updates; defaults to each customer's.")
-    ] = None,
-    country: Annotated[
-        str | None, Field(max_length=2, description="ISO code for holidays; defaults to each customer's.")
-    ] = None,
-    start: Annotated[AwareDatetime | None, Field(description="ISO 8601 with offset; default now.")] = None,
-    count: Annotated[int, Field(ge=1, le=10, description="Follow-ups of each kind.")] = 3,
-    customer_update_hours: Annotated[
-        float | None, Field(gt=0, le=168, description="SLA's own customer-update interval.")
-    ] = None,
+    severity: Severity | None = None,
+    timezone: Annotated[str | None, Field(max_length=64, description="IANA; else each customer's.")] = None,
+    country: Annotated[str | None, Field(max_length=2, description="ISO, for holidays.")] = None,
+    start: AwareDatetime | None = None,
+    count: Annotated[int, Field(ge=1, le=10)] = 3,
+    customer_update_hours: Annotated[float | None, Field(gt=0, le=168, description="Per the SLA.")] = None,
 ) -> Schedule:
-    """Schedule internal and customer follow-ups at the severity's cadence; replaces pending ones.
+    """Schedule follow-ups at the severity's cadence, replacing pending ones.
 
-    Internal ones run in the team's time zone, customer ones on each customer's business days.
+    Internal ones in the team's time zone; customer ones on each customer's business days.
     """
     state = state_of(ctx)
     escalation = await load_case(state, escalation_id)
@@ -66,38 +60,15 @@ async def schedule_followup(
     begin = (start or state.clock()).replace(microsecond=0)
     if not EARLIEST <= begin <= LATEST:
         raise ToolError("start must be between 2000 and 2100, e.g. 2026-11-20T09:00:00Z")
-    settings = state.settings
-
-    def calendar(zone: str, nation: str | None) -> cadence.BusinessCalendar:
-        try:
-            return cadence.BusinessCalendar.of(
-                zone, nation, opens=settings.business_hours_start, closes=settings.business_hours_end
-            )
-        except cadence.CalendarError as exc:
-            raise ToolError(str(exc)) from exc
-
-    team = calendar(settings.team_timezone or settings.default_timezone, settings.default_country)
-    followups = [
-        Followup(id=new_id(), escalation_id=escalation.id, **p.model_dump())
-        for p in cadence.plan(level, begin, team, count=count, customer_every_hours=customer_update_hours)
-        if p.kind == "internal"
-    ]
-    accounts = list(escalation.facts.accounts) if escalation.facts else []
-    if not accounts and escalation.customer:  # a brief drafted without a case still has its customer's clock
-        with contextlib.suppress(ToolError):
-            accounts = await resolve_accounts(state, [escalation.customer])
-    zones = _zones(accounts, timezone, country, settings.default_timezone)
-    for zone in zones:
-        plans = cadence.plan(
-            level, begin, calendar(zone.timezone, zone.country), count=count, customer_every_hours=customer_update_hours
-        )
-        who = ", ".join(zone.customers) or None
-        followups += [
-            Followup(id=new_id(), escalation_id=escalation.id, customer=who, **p.model_dump())
-            for p in plans
-            if p.kind == "customer"
-        ]
-    followups.sort(key=lambda f: (f.due_at.astimezone(UTC), f.kind))
+    followups, zones = await replan(
+        state,
+        escalation.model_copy(update={"severity": level}),
+        begin,
+        count=count,
+        timezone=timezone,
+        country=country,
+        customer_every_hours=customer_update_hours,
+    )
     events: list[TimelineEvent] = []
     changed = None
     if level != escalation.severity:
@@ -111,10 +82,60 @@ async def schedule_followup(
     return Schedule(
         escalation_id=escalation.id,
         severity=level,
-        team_timezone=team.tz.key,
+        team_timezone=state.settings.team_timezone or state.settings.default_timezone,
         customer_zones=zones,
         followups=followups,
     )
+
+
+async def replan(
+    state: AppState,
+    escalation: Escalation,
+    begin: datetime,
+    *,
+    count: int = 3,
+    timezone: str | None = None,
+    country: str | None = None,
+    customer_every_hours: float | None = None,
+) -> tuple[list[Followup], list[ZoneSchedule]]:
+    """The follow-ups `escalation`'s severity demands from `begin`: internal on the team's clock, customer
+    ones on each customer's; soonest first."""
+    settings = state.settings
+    level = escalation.severity
+    if level is None:
+        raise ToolError("severity unknown: run assess_impact on the case first, or pass severity")
+
+    def calendar(zone: str, nation: str | None) -> cadence.BusinessCalendar:
+        try:
+            return cadence.BusinessCalendar.of(
+                zone, nation, opens=settings.business_hours_start, closes=settings.business_hours_end
+            )
+        except cadence.CalendarError as exc:
+            raise ToolError(str(exc)) from exc
+
+    team = calendar(settings.team_timezone or settings.default_timezone, settings.default_country)
+    followups = [
+        Followup(id=new_id(), escalation_id=escalation.id, **p.model_dump())
+        for p in cadence.plan(level, begin, team, count=count, customer_every_hours=customer_every_hours)
+        if p.kind == "internal"
+    ]
+    accounts = list(escalation.facts.accounts) if escalation.facts else []
+    if not accounts and escalation.customer:  # a brief drafted without a case still has its customer's clock
+        with contextlib.suppress(ToolError):
+            accounts = await resolve_accounts(state, [escalation.customer])
+    zones = _zones(accounts, timezone, country, settings.default_timezone)
+    for zone in zones:
+        plans = cadence.plan(
+            level, begin, calendar(zone.timezone, zone.country), count=count, customer_every_hours=customer_every_hours
+        )
+        who = ", ".join(zone.customers) or None
+        followups += [
+            Followup(id=new_id(), escalation_id=escalation.id, customer=who, **p.model_dump())
+            for p in plans
+            if p.kind == "customer"
+        ]
+    followups.sort(key=lambda f: (f.due_at.astimezone(UTC), f.kind))
+    return followups, zones
 
 
 def _zones(

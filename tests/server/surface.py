@@ -26,7 +26,16 @@ from server.app import build_server
 from server.settings import Settings
 
 NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
-TOOLS = ("gather_context", "assess_impact", "pick_tier", "draft_brief", "schedule_followup", "record_update")
+TOOLS = (
+    "gather_context",
+    "assess_impact",
+    "pick_tier",
+    "draft_brief",
+    "schedule_followup",
+    "list_escalations",
+    "update_escalation",
+    "draft_customer_update",
+)
 ISSUE = "API returning 500 errors intermittently"
 HEX_ID = re.compile(r"^[0-9a-f]{32}$")
 

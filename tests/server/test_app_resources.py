@@ -44,6 +44,7 @@ async def test_resource_templates_offer_brief_templates_and_stored_escalations(c
         [
             ("escalation://templates/{name}", "template", "text/plain"),
             ("escalation://escalations/{escalation_id}", "escalation", "application/json"),
+            ("escalation://escalations/{escalation_id}/calendar.ics", "calendar", "text/calendar"),
         ]
     )
 
