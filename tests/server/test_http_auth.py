@@ -28,6 +28,8 @@ from jwt.algorithms import ECAlgorithm
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.server.mcpserver import MCPServer
+from mcp.shared.exceptions import MCPError
+from mcp.types import CallToolResult, TextContent
 from pydantic import SecretStr
 from starlette.types import ASGIApp
 from typer.testing import CliRunner
@@ -590,3 +592,49 @@ def test_serve_http_beyond_loopback_without_authentication_exits_2_with_one_line
     assert result.exit_code == 2
     assert result.output.count("\n") == 1
     assert result.output.startswith("error: refusing to serve HTTP beyond loopback (0.0.0.0) without authentication")
+
+
+# -- ownership -------------------------------------------------------------------------------------
+
+
+async def test_two_callers_see_only_their_own_and_their_teams_escalations(tmp_path: Path, issuer: Issuer):
+    async with oauth_server(tmp_path, issuer, auth_team_claim="team") as served:
+        alice = issuer.token(served.url, sub="alice", team="payments")
+        bob = issuer.token(served.url, sub="bob", team="platform")
+        carol = issuer.token(served.url, sub="carol", team="payments")
+        async with mcp_client(served.url, alice, "auto") as client:
+            opened = await client.call_tool("gather_context", {"issue": "API returning 500 errors intermittently"})
+            assert opened.structured_content is not None
+            case_id = opened.structured_content["escalation_id"]
+            await client.call_tool("assess_impact", {"escalation_id": case_id, "depth": "blocked"})
+            mine = await client.call_tool("list_escalations", {})
+        async with mcp_client(served.url, bob, "auto") as client:
+            listed = await client.call_tool("list_escalations", {})
+            read = await client.call_tool("draft_customer_update", {"escalation_id": case_id})
+            changed = await client.call_tool(
+                "update_escalation", {"escalation_id": case_id, "action": "update", "note": "not mine"}
+            )
+            missing = await client.call_tool("draft_customer_update", {"escalation_id": "0" * 32})
+            with pytest.raises(MCPError, match="no escalation with id"):
+                await client.read_resource(f"escalation://escalations/{case_id}")
+        async with mcp_client(served.url, carol, "auto") as client:
+            team = await client.call_tool("list_escalations", {})
+
+    assert mine.structured_content is not None
+    assert [e["id"] for e in mine.structured_content["escalations"]] == [case_id]
+    assert mine.structured_content["escalations"][0]["owner"] == "alice"
+    assert listed.structured_content == {"escalations": [], "next_cursor": None}
+    assert read.is_error
+    assert changed.is_error
+    # Someone else's escalation answers exactly as a missing one.
+    said = [text_of(r) for r in (read, changed, missing)]
+    assert said[0].replace(case_id, "<id>") == said[2].replace("0" * 32, "<id>")
+    assert "not mine" not in said[1]
+    assert team.structured_content is not None
+    assert [e["id"] for e in team.structured_content["escalations"]] == [case_id]  # same team as alice
+
+
+def text_of(result: CallToolResult) -> str:
+    (content,) = result.content
+    assert isinstance(content, TextContent)
+    return content.text
