@@ -22,7 +22,7 @@ read -ra SCENARIOS <<<"${CONFORMANCE_SCENARIOS:-server-initialize ping tools-lis
 # those that apply to any server (server-stateless also calls the suite's own fixture tools).
 CONFORMANCE_NEXT="@modelcontextprotocol/conformance@${CONFORMANCE_NEXT_VERSION:-0.2.0-alpha.12}"
 read -ra SCENARIOS_NEXT <<<"${CONFORMANCE_NEXT_SCENARIOS-server-session-lifecycle caching http-header-validation sep-2164-resource-not-found server-sse-multiple-streams}"
-TOOLS=(gather_context assess_impact pick_tier draft_brief schedule_followup record_update)
+TOOLS=(gather_context assess_impact pick_tier draft_brief schedule_followup list_escalations update_escalation draft_customer_update)
 
 cache=${ESCALATION_CI_CACHE:-${TMPDIR:-/tmp}/escalation-mcp-ci-cache}
 mkdir -p "$cache"
