@@ -28,7 +28,7 @@ from server.settings import Settings
 from server.startup import apply_log_level
 from server.state import AppState, Clock, utc_now
 from server.store import Ledger, NotFound
-from server.tools import assess, brief, gather, lifecycle, route, schedule
+from server.tools import assess, brief, gather, lifecycle, route, schedule, writes
 from server.wiring import open_connectors
 
 log = logging.getLogger(__name__)
@@ -43,6 +43,8 @@ OPENS_CASE = ToolAnnotations(read_only_hint=False, destructive_hint=False, idemp
 # Steps that update a case replace its stored results (and may re-render its brief or cancel follow-ups).
 CHANGES_CASE = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=True)
 APPENDS = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=False)
+# Writes reach outside (chat, ticket, tracker); a confirmed replay posts nothing new, so they are idempotent.
+WRITE_OUT = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=True)
 
 # Which tools exist, how each is annotated. A tool that opens or changes a case writes the ledger;
 # one that replaces follow-ups or re-renders a stored brief is destructive.
@@ -53,6 +55,12 @@ TOOLS: tuple[tuple[Callable[..., Any], ToolAnnotations], ...] = (
     (brief.draft_brief, CHANGES_CASE),
     (schedule.schedule_followup, CHANGES_CASE),
     (lifecycle.record_update, APPENDS),
+)
+# Registered only with ESCALATION_WRITES on: off, the model cannot even see them.
+WRITE_TOOLS: tuple[tuple[Callable[..., Any], ToolAnnotations], ...] = (
+    (writes.post_brief, WRITE_OUT),
+    (writes.add_internal_note, WRITE_OUT),
+    (writes.file_tracker_issue, WRITE_OUT),
 )
 
 
@@ -130,7 +138,7 @@ def build_server(
         version="0.1.0",
         instructions=INSTRUCTIONS,
         lifespan=lifespan,
-        tools=[_tool(fn, annotations) for fn, annotations in TOOLS],
+        tools=[_tool(fn, annotations) for fn, annotations in (*TOOLS, *(WRITE_TOOLS if settings.writes else ()))],
     )
 
     # resources
