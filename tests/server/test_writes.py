@@ -305,13 +305,15 @@ async def test_a_tracker_target_without_a_project_is_refused_naming_the_variable
 
 async def test_write_tools_are_listed_only_with_writes_on(writes: Open, tmp_path: Path) -> None:
     async with writes() as w:
-        listed = {t.name for t in (await w.surface.client.list_tools()).tools}
+        answer = await w.surface.client.list_tools()
+        listed = {t.name for t in answer.tools}
     off = build_server(Settings(ledger_path=tmp_path / "off.db"), clock=lambda: NOW)
     async with Client(off, cache=None) as client:
         listed_off = {t.name for t in (await client.list_tools()).tools}
 
     assert listed >= WRITE_TOOLS
     assert not WRITE_TOOLS & listed_off
+    assert len(answer.model_dump_json(by_alias=True, exclude_none=True)) <= 16 * 1024  # DESIGN.md's budget
 
 
 # -- the real Slack and Jira adapters against their fakes on loopback ----------------------------------
