@@ -28,7 +28,7 @@ from server.followthrough import LoopItem, loop_event
 from server.models import Escalation, OutboxEntry, OutboxKind, Target, TimelineEvent
 from server.redact import redact
 from server.state import AppState
-from server.store.outbox import deliver, enqueue, write
+from server.store.outbox import Send, deliver, enqueue, write
 from server.tools.common import load_case, state_of
 
 Tool = Literal["post_brief", "add_internal_note", "file_tracker_issue"]
@@ -165,7 +165,8 @@ async def _run(state: AppState, escalation: Escalation, tool: Tool, plan: _Plan,
     )
     if confirm is None:
         return result
-    batch = _batch(escalation.id, tool, confirm.strip().lower())
+    confirm = confirm.strip().lower()
+    batch = _batch(escalation.id, tool, confirm)
     earlier = await state.ledger.batch(batch)
     if earlier and all(e.receipt is not None for e in earlier):
         # The same confirmation again: the first receipts, and nothing new upstream or on the timeline.
@@ -180,7 +181,7 @@ async def _run(state: AppState, escalation: Escalation, tool: Tool, plan: _Plan,
                 "notes": ["Already sent with this confirmation; nothing new was posted."],
             }
         )
-    if not earlier and confirm.strip().lower() != digest:
+    if not earlier and confirm != digest:
         raise ToolError(STALE)
     entries = earlier or [
         write(
@@ -208,7 +209,8 @@ async def _run(state: AppState, escalation: Escalation, tool: Tool, plan: _Plan,
                 "to finish: what was sent is not sent twice"
             ) from exc
         receipts.append(receipt)
-        await state.ledger.append(escalation.id, _sent_event(state, entry, receipt))
+        if entry.receipt is None:  # one finished by an earlier call already has its timeline event
+            await state.ledger.append(escalation.id, _sent_event(state, entry, receipt))
     return result.model_copy(
         update={
             "sent": True,
@@ -226,7 +228,7 @@ def _batch(escalation_id: str, tool: Tool, digest: str) -> str:
     return f"{escalation_id}:{tool}:{digest}"
 
 
-def _sender(state: AppState) -> Any:
+def _sender(state: AppState) -> Send:
     async def send(entry: OutboxEntry) -> WriteReceipt:
         wired = state.connectors
         payload = entry.payload

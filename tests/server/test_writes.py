@@ -20,6 +20,8 @@ import pytest
 from mcp import Client
 
 from connectors import CATEGORIES, Connectors
+from connectors.errors import UpstreamError
+from connectors.models import WriteReceipt
 from server.app import build_server
 from server.models import Target
 from server.settings import Settings
@@ -54,6 +56,18 @@ class Writes:
 Open = Callable[..., AbstractAsyncContextManager[Writes]]
 
 
+class FlakyChat(LoopbackChat):
+    """The loopback chat, failing its next `failures` posts before they reach the server."""
+
+    failures = 0
+
+    async def post_message(self, channel: str, text: str, *, idempotency_key: str) -> WriteReceipt:
+        if self.failures:
+            self.failures -= 1
+            raise UpstreamError("loopback", "503 from the chat server")
+        return await super().post_message(channel, text, idempotency_key=idempotency_key)
+
+
 @pytest.fixture
 def writes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Open:
     """A server with writes on, the demo workspace for support and tracker, chat on a loopback fake."""
@@ -69,7 +83,7 @@ def writes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Open:
         )
         with chat_server() as (url, posts):
             local = open_connectors(settings, now=NOW)
-            chat = LoopbackChat(url)
+            chat = FlakyChat(url)
             wired = dataclasses.replace(local, chat=chat)
             try:
                 server = build_server(settings, connectors=wired, clock=lambda: NOW)
@@ -113,6 +127,40 @@ async def test_the_confirmed_hash_sends_exactly_the_preview_once_and_a_replay_ad
         assert w.outbox_rows() == 1
         written = [e for e in await w.timeline(case_id) if e["kind"] == "write_sent"]
         assert [e["detail"] for e in written] == ["[notify_team] chat: brief posted to #eng-escalations: 1"]
+
+
+async def test_a_replay_after_the_brief_changed_still_returns_the_first_receipt_and_posts_nothing(
+    writes: Open,
+) -> None:
+    async with writes() as w:
+        case_id = await w.surface.new_escalation()
+        preview = await w.surface.call("post_brief", {"escalation_id": case_id})
+        sent = await w.surface.call("post_brief", {"escalation_id": case_id, "confirm": preview["preview_hash"]})
+        await w.surface.call("draft_brief", {**ENGINEERING_BRIEF, "escalation_id": case_id, "severity": "critical"})
+
+        again = await w.surface.call("post_brief", {"escalation_id": case_id, "confirm": preview["preview_hash"]})
+
+        assert again["duplicate"] is True
+        assert again["receipts"][0]["id"] == sent["receipts"][0]["id"]
+        assert len(w.posts.texts()) == 1
+
+
+async def test_a_write_that_failed_is_finished_by_the_same_confirm_and_lands_once(writes: Open) -> None:
+    async with writes() as w:
+        case_id = await w.surface.new_escalation()
+        preview = await w.surface.call("post_brief", {"escalation_id": case_id})
+        chat = w.connectors.chat
+        assert isinstance(chat, FlakyChat)
+        chat.failures = 1
+
+        failed = await w.surface.fail("post_brief", {"escalation_id": case_id, "confirm": preview["preview_hash"]})
+        sent = await w.surface.call("post_brief", {"escalation_id": case_id, "confirm": preview["preview_hash"]})
+
+        assert "call again with the same confirm" in failed
+        assert sent["sent"] is True
+        assert len(w.posts.texts()) == 1
+        written = [e for e in await w.timeline(case_id) if e["kind"] == "write_sent"]
+        assert len(written) == 1
 
 
 async def test_a_stale_hash_is_refused_after_the_brief_changed(writes: Open) -> None:
