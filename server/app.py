@@ -29,7 +29,7 @@ from server.settings import Settings
 from server.startup import apply_log_level
 from server.state import AppState, Clock, utc_now
 from server.store import Ledger, open_ledger
-from server.tools import assess, brief, gather, lifecycle, route, schedule
+from server.tools import assess, brief, gather, lifecycle, route, schedule, writes
 from server.tools.common import load_record
 from server.wiring import open_connectors
 
@@ -49,6 +49,8 @@ CLOSES_CASE = ToolAnnotations(read_only_hint=False, destructive_hint=True, idemp
 # draft_customer_update only appends a note that a draft was made.
 NOTES_CASE = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False)
 READ_LEDGER = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
+# Writes reach outside (chat, ticket, tracker); a confirmed replay posts nothing new, so they are idempotent.
+WRITE_OUT = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=True)
 
 # Which tools exist, how each is annotated. A tool that opens or changes a case writes the ledger;
 # one that replaces follow-ups or re-renders a stored brief is destructive.
@@ -61,6 +63,12 @@ TOOLS: tuple[tuple[Callable[..., Any], ToolAnnotations], ...] = (
     (lifecycle.list_escalations, READ_LEDGER),
     (lifecycle.update_escalation, CLOSES_CASE),
     (lifecycle.draft_customer_update, NOTES_CASE),
+)
+# Registered only with ESCALATION_WRITES on: off, the model cannot even see them.
+WRITE_TOOLS: tuple[tuple[Callable[..., Any], ToolAnnotations], ...] = (
+    (writes.post_brief, WRITE_OUT),
+    (writes.add_internal_note, WRITE_OUT),
+    (writes.file_tracker_issue, WRITE_OUT),
 )
 
 
@@ -148,7 +156,7 @@ def build_server(
         version="0.1.0",
         instructions=INSTRUCTIONS,
         lifespan=lifespan,
-        tools=[_tool(fn, annotations) for fn, annotations in TOOLS],
+        tools=[_tool(fn, annotations) for fn, annotations in (*TOOLS, *(WRITE_TOOLS if settings.writes else ()))],
     )
 
     # resources

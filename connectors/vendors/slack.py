@@ -466,7 +466,13 @@ class Slack:
         headers = {"content-type": "application/json; charset=utf-8", **as_bot}
 
         async def write() -> WriteReceipt:
-            body = {"channel": channel.strip().removeprefix("#"), "text": text}
+            # No link previews: a brief's links (tickets, dashboards) must not be fetched and shown to the channel.
+            body = {
+                "channel": channel.strip().removeprefix("#"),
+                "text": text,
+                "unfurl_links": False,
+                "unfurl_media": False,
+            }
             answer = await self._api.post("/chat.postMessage", json=body, headers=headers, idempotent=False)
             posted = parse(self.name, _Posted, answer)
             return WriteReceipt(id=f"{posted.channel}/{posted.ts}", url=await self._permalink(posted, as_bot))

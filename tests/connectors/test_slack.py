@@ -162,7 +162,12 @@ async def test_a_post_goes_out_as_json_with_the_bot_token_and_its_receipt_links_
     assert post.url.path == "/api/chat.postMessage"
     assert post.headers["authorization"] == f"Bearer {BOT_TOKEN}"
     assert post.headers["content-type"] == "application/json; charset=utf-8"
-    assert json.loads(post.content) == {"channel": "support-escalations", "text": "Escalating the Globex export"}
+    assert json.loads(post.content) == {
+        "channel": "support-escalations",
+        "text": "Escalating the Globex export",
+        "unfurl_links": False,
+        "unfurl_media": False,
+    }
     channel_id = fake.channels["support-escalations"]
     assert receipt.id.startswith(f"{channel_id}/")
     assert receipt.url is not None
