@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from typing import Literal, TypeVar
 
 import anyio
+import pydantic_core
 from pydantic import BaseModel, Field
 
 from connectors import CRM, Category, Connectors
@@ -350,7 +351,7 @@ async def gather(
         issues=got.issues,
         articles=got.articles,
     )
-    return _fit(report, budget_chars, lambda c, kept: _resume(c, kept, starts.get(c), tie))
+    return fit(report, budget_chars, query=query, customer=customer, cursors=cursors)
 
 
 def _clipped_ticket(ticket: Ticket) -> Ticket:
@@ -367,14 +368,35 @@ def _resume(category: Category, kept: int, start: budget.Cursor | None, tie: str
 _LISTS: dict[Category, str] = {"support": "tickets", "chat": "messages", "tracker": "issues", "knowledge": "articles"}
 
 
-def _fit(report: ContextReport, budget_chars: int, resume: Callable[[Category, int], str]) -> ContextReport:
-    """`report` within `budget_chars`: the last records of the largest source go first, each source that
-    lost any says `truncated` with a cursor to them. The findings were drawn from every record."""
-    size = len(report.model_dump_json())
+def _record_size(record: BaseModel) -> int:
+    text = pydantic_core.to_json(record, indent=2)
+    return len(text) + 4 * text.count(b"\n") + 6
+
+
+def shown_size(value: BaseModel) -> int:
+    """Characters of `value` as a client shows it to the model: JSON indented by two (the SDK's text content)."""
+    return len(pydantic_core.to_json(value, indent=2))
+
+
+def fit(
+    report: ContextReport,
+    budget_chars: int,
+    *,
+    query: str,
+    customer: str | None,
+    cursors: dict[Category, str] | None = None,
+) -> ContextReport:
+    """`report` within `budget_chars` as shown: the last records of the largest source go first, and each
+    source that lost any says `truncated` with a cursor to exactly where it stopped. The findings were
+    drawn from every record, so none of them changes."""
+    size = shown_size(report)
     if size <= budget_chars:
         return report
+    tie = budget.binding(query, (customer or "").lower())
+    starts = {c: budget.decode(t, source=c, expected=tie) for c, t in (cursors or {}).items()}
     kept: dict[Category, list[BaseModel]] = {c: list(getattr(report, name)) for c, name in _LISTS.items()}
-    sizes: dict[Category, list[int]] = {c: [len(r.model_dump_json()) + 1 for r in rs] for c, rs in kept.items()}
+    # A record sits two levels deep in the answer: four more spaces on each of its lines.
+    sizes: dict[Category, list[int]] = {c: [_record_size(r) for r in rs] for c, rs in kept.items()}
     dropped: set[Category] = set()
     while size > budget_chars and any(kept.values()):
         candidates: list[Category] = [c for c in kept if kept[c]]
@@ -383,7 +405,12 @@ def _fit(report: ContextReport, budget_chars: int, resume: Callable[[Category, i
         size -= sizes[largest].pop()
         dropped.add(largest)
     sources = [
-        s.model_copy(update={"status": "truncated", "next_cursor": resume(s.category, len(kept[s.category]))})
+        s.model_copy(
+            update={
+                "status": "truncated",
+                "next_cursor": _resume(s.category, len(kept[s.category]), starts.get(s.category), tie),
+            }
+        )
         if s.category in dropped
         else s
         for s in report.sources

@@ -106,8 +106,15 @@ async def gather_context(
             event(state, "context_gathered", "refreshed: " + detail),
         )
         case_id = previous.id
-    shown = context.enveloped(report, new_nonce())
-    return GatherResult(**dict(shown), escalation_id=case_id, case=facts)
+    nonce = new_nonce()
+    result = GatherResult(**dict(context.enveloped(report, nonce)), escalation_id=case_id, case=facts)
+    budget_chars = state.settings.answer_budget_tokens * budget.CHARS_PER_TOKEN
+    over = context.shown_size(result) - budget_chars
+    if over > 0:  # the case facts and the envelope come on top of the records: make room for them
+        room = context.shown_size(report) - over
+        report = context.fit(report, room, query=issue, customer=customer, cursors=cursors)
+        result = GatherResult(**dict(context.enveloped(report, nonce)), escalation_id=case_id, case=facts)
+    return result
 
 
 async def _facts(state: AppState, issue: str, report: context.ContextReport) -> CaseFacts:

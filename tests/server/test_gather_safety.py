@@ -78,3 +78,25 @@ async def test_lockdown_withholds_customer_text_and_keeps_the_metadata(tmp_path:
     assert result.structured_content["case"]["description"] is None or "withheld" in str(
         result.structured_content["case"]["description"]
     )
+
+
+async def test_a_busy_workspace_answer_stays_within_the_budget_and_says_what_it_left_out(tmp_path: Path) -> None:
+    from connectors import Connectors
+    from connectors.local import LocalWorkspace
+    from tests.workspaces import busy_workspace
+
+    local = LocalWorkspace(busy_workspace(2_000))
+    wired = Connectors(support=local, crm=local, chat=local, tracker=local, knowledge=local)
+    settings = Settings(ledger_path=tmp_path / "ledger.db", answer_budget_tokens=5_000)
+    async with Client(build_server(settings, connectors=wired)) as client:
+        result = await client.call_tool("gather_context", {"issue": "export is missing rows", "limit": 50})
+    await local.aclose()
+
+    (content,) = result.content
+    assert content.type == "text"
+    assert len(content.text) <= 5_000 * 4
+    assert result.structured_content is not None
+    sources = result.structured_content["sources"]
+    truncated = [s for s in sources if s["status"] == "truncated"]
+    assert truncated
+    assert all(s["next_cursor"] for s in truncated)
