@@ -28,10 +28,10 @@ from urllib.parse import urlsplit
 import anyio
 import httpx
 import jwt
-from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.auth.provider import AccessToken, TokenVerifier
 from pydantic import SecretStr
 
+from server.caller import CallerToken
 from server.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -48,28 +48,6 @@ LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 
 class HttpConfigError(Exception):
     """The HTTP access settings cannot be served as they are; the message names the variables to set."""
-
-
-@dataclass(frozen=True)
-class Caller:
-    """The authenticated caller: the token's subject (the owner of what it creates) and its team, if any."""
-
-    subject: str
-    team: str | None = None
-
-
-class CallerToken(AccessToken):
-    """An SDK access token that also carries the caller's team, read from the claim the settings name."""
-
-    team: str | None = None
-
-
-def caller() -> Caller | None:
-    """The caller of the request being handled; None over stdio or an HTTP server without authentication."""
-    token = get_access_token()
-    if token is None or token.subject is None:
-        return None
-    return Caller(subject=token.subject, team=token.team if isinstance(token, CallerToken) else None)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from connectors.errors import ConnectorError
 from connectors.models import Account
 from server import case, context
-from server.http_auth import caller
+from server.caller import caller
 from server.models import AffectedAccount, Escalation, EscalationRecord, EventKind, TimelineEvent
 from server.state import AppState
 from server.store import NotFound

@@ -9,7 +9,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field
 
 from server import followthrough
-from server.http_auth import caller
+from server.caller import caller
 from server.models import (
     OPEN_STATUSES,
     Escalation,

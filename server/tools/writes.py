@@ -26,7 +26,6 @@ from connectors.models import WriteReceipt
 from server import formats
 from server.followthrough import LoopItem, loop_event
 from server.models import Escalation, OutboxEntry, OutboxKind, Target, TimelineEvent
-from server.redact import redact
 from server.state import AppState
 from server.store.outbox import Send, deliver, enqueue, write
 from server.tools.common import load_case, state_of
@@ -85,6 +84,8 @@ class _Redactor:
         self.counts: dict[str, int] = {}
 
     def __call__(self, text: str) -> str:
+        from server.redact import redact  # phonenumbers and stdnum load on the first write, not at start-up
+
         done = redact(text, allow=self.allow)
         for kind, count in done.counts.items():
             self.counts[kind] = self.counts.get(kind, 0) + count
