@@ -174,6 +174,7 @@ def affected(account: Account, *, high_value_arr: float) -> AffectedAccount:
     """The CRM account as the case records it, with whether it counts as high-value."""
     return AffectedAccount(
         name=account.name,
+        id=account.id,
         arr=account.arr,
         plan=account.plan,
         renewal_date=account.renewal_date,

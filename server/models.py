@@ -142,6 +142,7 @@ class AffectedAccount(Frozen):
     """One customer the case touches, as the CRM knows it."""
 
     name: str
+    id: str | None = Field(default=None, description="The CRM's account id.")
     arr: float | None = None
     plan: str | None = None
     renewal_date: date | None = None

@@ -79,7 +79,7 @@ async def assess_impact(
             overridden.append(event(state, "fact_overridden", f"flags: {changed}"))
 
     same = facts is not None and [a.name for a in accounts] == [a.name for a in facts.accounts]
-    deals = facts.pending_deals if same and facts else await pending_deals(state, [a.name for a in accounts])
+    deals = facts.pending_deals if same and facts else await pending_deals(state, accounts)
     arr_known = [a.arr for a in accounts if a.arr is not None]
     given = ImpactInput(
         customers_affected=customers_affected if customers_affected is not None else (len(accounts) or None),

@@ -146,21 +146,21 @@ async def segment_accounts(state: AppState, segment: str) -> list[AffectedAccoun
     return [case.affected(a, high_value_arr=state.settings.high_value_arr) for a in accounts]
 
 
-async def pending_deals(state: AppState, names: Sequence[str]) -> float | None:
-    """USD in the open deals of the named accounts, renewals left out (their ARR is already counted)."""
+async def pending_deals(state: AppState, accounts: Sequence[AffectedAccount]) -> float | None:
+    """USD in the open deals of `accounts`, renewals left out (their ARR is already counted)."""
     crm = state.connectors.crm
-    if crm is None or not names:
+    if crm is None or not accounts:
         return None
     total = 0.0
     failed = False
     limiter = anyio.CapacityLimiter(_LOOKUPS_AT_ONCE)
 
-    async def one(name: str) -> None:
+    async def one(account: AffectedAccount) -> None:
         nonlocal total, failed
         async with limiter:
             try:
-                account = await context.find_account(crm, name)
-                deals = await crm.open_deals(account.id)
+                account_id = account.id or (await context.find_account(crm, account.name)).id
+                deals = await crm.open_deals(account_id)
             except (ConnectorError, context.UnknownCustomer) as exc:
                 log.warning("open deals unavailable for one account: %s", type(exc).__name__)
                 failed = True
@@ -169,6 +169,6 @@ async def pending_deals(state: AppState, names: Sequence[str]) -> float | None:
 
     with anyio.move_on_after(state.settings.source_timeout):
         async with anyio.create_task_group() as group:
-            for name in list(dict.fromkeys(names))[:MAX_ACCOUNTS]:
-                group.start_soon(one, name)
+            for account in list({a.name: a for a in accounts}.values())[:MAX_ACCOUNTS]:
+                group.start_soon(one, account)
     return None if failed and not total else total

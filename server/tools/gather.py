@@ -30,11 +30,13 @@ from server.tools.common import (
 from server.untrusted import clean_record, new_nonce
 
 MAX_LINKS = 12
+SHOWN_ACCOUNTS = 25
 
 
 class GatherResult(context.ContextReport):
     escalation_id: str = Field(description="The case: pass it to every later step.")
     case: CaseFacts = Field(description="What later steps will use unless you pass otherwise.")
+    accounts_total: int = Field(description="Accounts on the case; case.accounts lists the first ones.")
 
 
 async def gather_context(
@@ -107,13 +109,26 @@ async def gather_context(
         )
         case_id = previous.id
     nonce = new_nonce()
-    result = GatherResult(**dict(context.enveloped(report, nonce)), escalation_id=case_id, case=facts)
+    # A whole segment can be hundreds of accounts: the case keeps them all, the answer shows the first.
+    shown = facts.model_copy(update={"accounts": facts.accounts[:SHOWN_ACCOUNTS]})
+
+    def answer(records: context.ContextReport) -> GatherResult:
+        return GatherResult(
+            **dict(context.enveloped(records, nonce)),
+            escalation_id=case_id,
+            case=shown,
+            accounts_total=len(facts.accounts),
+        )
+
+    result = answer(report)
     budget_chars = state.settings.answer_budget_tokens * budget.CHARS_PER_TOKEN
-    over = context.shown_size(result) - budget_chars
-    if over > 0:  # the case facts and the envelope come on top of the records: make room for them
-        room = context.shown_size(report) - over
+    for _ in range(4):  # the case and the envelope come on top of the records: make room for them
+        over = context.shown_size(result) - budget_chars
+        if over <= 0:
+            break
+        room = max(context.shown_size(report) - over - 256, 0)
         report = context.fit(report, room, query=issue, customer=customer, cursors=cursors)
-        result = GatherResult(**dict(context.enveloped(report, nonce)), escalation_id=case_id, case=facts)
+        result = answer(report)
     return result
 
 
@@ -152,7 +167,7 @@ async def _facts(state: AppState, issue: str, report: context.ContextReport) -> 
     elif names:
         accounts = [AffectedAccount(name=n) for n in dict.fromkeys(names)]
     accounts = accounts[:MAX_ACCOUNTS]
-    deals = await pending_deals(state, [a.name for a in accounts])
+    deals = await pending_deals(state, accounts)
     texts = [text for t in primary for text in (t.body, *(c.body for c in t.comments))]
     evidence = [block for text in texts for block in case.evidence_in(text)]
     # With no customer named, a problem only one account reports is that account's.

@@ -153,6 +153,7 @@ async def test_every_tool_has_an_output_schema_and_a_short_first_description_lin
                 "articles",
                 "escalation_id",
                 "case",
+                "accounts_total",
             ],
             "assess_impact": [
                 "severity",
