@@ -102,3 +102,22 @@ def test_the_echo_check_flags_more_than_two_hundred_characters_of_an_input() -> 
     long_input = "".join(chr(ord("a") + i % 26) for i in range(5000))
     assert echoes(f"bad note: {long_input[1000:1201]}!", {"note": long_input})
     assert not echoes(f"bad note: {long_input[1000:1200]}!", {"note": long_input})
+
+
+@pytest.mark.parametrize("started_at", ["9999-12-31T23:59:59-14:00", "2026-11-20T17:00:00Z", "1970-01-01T00:00:00Z"])
+def test_an_impossible_start_time_is_refused_before_anything_is_stored(fuzzing: Fuzzing, started_at: str) -> None:
+    # Found by the fuzzer: a start in year 9999 was rated "ongoing for 0 h", one in 1970 "ongoing for 20,000 d".
+    arguments = {"escalation_id": fuzzing.ids[0], "started_at": started_at}
+    before = ledger_rows(fuzzing.ledger)
+    outcome = fuzzing.portal.call(call, fuzzing.client, "assess_impact", arguments)
+    assert outcome.is_error
+    assert "started_at must be a past time since 2000" in outcome.text
+    assert ledger_rows(fuzzing.ledger) == before
+
+
+def test_a_start_time_in_the_past_still_rates_the_duration(fuzzing: Fuzzing) -> None:
+    arguments = {"escalation_id": fuzzing.ids[0], "started_at": "2026-11-17T15:00:00+00:00"}
+    outcome = fuzzing.portal.call(call, fuzzing.client, "assess_impact", arguments)
+    assert not outcome.is_error, outcome.text
+    (duration,) = [d for d in json.loads(outcome.text)["dimensions"] if d["dimension"] == "duration"]
+    assert duration == {"dimension": "duration", "rating": "severe", "reason": "ongoing for 3 d 0 h"}
