@@ -16,7 +16,6 @@ the wall time. Exits non-zero on any violation. Not a timing target: there is no
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import socket
@@ -39,9 +38,8 @@ sys.path.insert(0, str(ROOT))
 
 from server.app import build_server  # noqa: E402
 from server.settings import Settings  # noqa: E402
-from tests.server.fuzzing import Tally, call, fuzz_tool  # noqa: E402
+from tests.server.fuzzing import Tally, fuzz_tool, open_case  # noqa: E402
 
-ISSUE = "API returning 500 errors intermittently"
 HUGE = (50_000, 1_000_000)
 
 
@@ -117,10 +115,7 @@ def run(transport: str, cases: tuple[int, int]) -> dict[str, Tally]:
         )
         with opened as client:
             schemas = {t.name: t.input_schema for t in portal.call(client.list_tools).tools}
-            first = portal.call(call, client, "gather_context", {"issue": ISSUE, "customer": "Acme Corp"})
-            if first.is_error:
-                raise RuntimeError(f"could not open a case: {first.text[:300]}")
-            ids = [json.loads(first.text)["escalation_id"]]
+            ids = [portal.call(open_case, client)]
             for tool, schema in schemas.items():
                 started = time.perf_counter()
                 tallies[tool] = fuzz_tool(portal, client, ledger, tool, schema, ids, cases, HUGE)

@@ -11,6 +11,7 @@ character or an epoch-0 date can still fit the schema, and such a case is then j
 from __future__ import annotations
 
 import copy
+import json
 import re
 import sqlite3
 import time
@@ -86,6 +87,8 @@ WEIRD_IDS = (
     "\x00" * 8,
     "esc_123",
 )
+_KEEP = object()  # "keep the generated value"
+DEMO_ACCOUNTS = ("Acme Corp", "Globex", "Hooli", "Initech", "Soylent Foods")
 CONTROL = "".join(chr(c) for c in (*range(32), 127)) + "\u202e\u200b\ufeff\ud7ff"
 
 
@@ -153,7 +156,10 @@ def from_schema(schema: dict[str, Any], root: dict[str, Any] | None = None) -> s
         if node.get("format") == "date-time":
             # RFC 3339 allows whole-minute offsets only (zoneinfo's historical LMT offsets have seconds).
             offsets = st.integers(-14 * 4, 14 * 4).map(lambda q: timezone(timedelta(minutes=15 * q)))
-            return st.datetimes(timezones=offsets).map(lambda d: d.isoformat())
+            # Mostly times a case can have (2000 to the stopped clock), sometimes any year at all.
+            recent = st.datetimes(datetime(2000, 1, 1), datetime(2026, 11, 20), timezones=offsets)
+            anytime = st.datetimes(timezones=offsets)
+            return st.one_of(recent, recent, anytime).map(lambda d: d.isoformat())
         return st.text(min_size=int(node.get("minLength", 0)), max_size=int(node.get("maxLength", MAX_STRING)))
     if kind == "integer":
         return st.integers(min_value=node.get("minimum"), max_value=node.get("maximum"))
@@ -188,17 +194,44 @@ def from_schema(schema: dict[str, Any], root: dict[str, Any] | None = None) -> s
     return st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=MAX_STRING))
 
 
+async def open_case(client: Client, issue: str = "API returning 500 errors intermittently") -> str:
+    """The id of a case gathered, assessed and routed on the demo workspace, so every later step can use it."""
+    opened = await call(client, "gather_context", {"issue": issue, "customer": DEMO_ACCOUNTS[0]})
+    if opened.is_error:
+        raise RuntimeError(f"could not open a case: {opened.text[:300]}")
+    case_id = cast(str, json.loads(opened.text)["escalation_id"])
+    for tool, arguments in (
+        ("assess_impact", {"escalation_id": case_id, "depth": "degraded"}),
+        ("pick_tier", {"escalation_id": case_id, "signals": ["bug_confirmed"]}),
+    ):
+        step = await call(client, tool, arguments)
+        if step.is_error:
+            raise RuntimeError(f"{tool} on the new case failed: {step.text[:300]}")
+    return case_id
+
+
 def valid_arguments(schema: dict[str, Any], ids: Sequence[str]) -> st.SearchStrategy[dict[str, Any]]:
-    """Arguments the schema accepts; an `escalation_id`, when present, is often a real open case."""
-    base = from_schema(bounded(schema))
+    """Arguments the schema accepts. An `escalation_id` is often a real open case, a customer a real account of
+    the demo workspace, a time zone and country real ones: random text alone would mostly test "not found"."""
     properties = cast(dict[str, Any], schema.get("properties", {}))
-    if "escalation_id" not in properties or not ids:
-        return base
+    real: dict[str, st.SearchStrategy[Any]] = {}
+    if "escalation_id" in properties and ids:
+        real["escalation_id"] = st.sampled_from(list(ids))
+    if properties.get("customer", {}).get("type") == "string":
+        real["customer"] = st.sampled_from(DEMO_ACCOUNTS)
+    if properties.get("timezone", {}).get("type") == "string":
+        real["timezone"] = st.sampled_from(("America/New_York", "Asia/Seoul", "Europe/Berlin", "UTC"))
+    if properties.get("country", {}).get("type") == "string":
+        real["country"] = st.sampled_from(("US", "KR", "DE", "JP"))
+    if properties.get("customers", {}).get("type") == "array":
+        real["customers"] = st.lists(st.sampled_from(DEMO_ACCOUNTS), min_size=1, max_size=3)
 
-    def with_real_id(arguments: dict[str, Any], real: str | None) -> dict[str, Any]:
-        return arguments if real is None else {**arguments, "escalation_id": real}
+    def with_real(arguments: dict[str, Any], chosen: dict[str, Any]) -> dict[str, Any]:
+        return {**arguments, **{k: v for k, v in chosen.items() if v is not _KEEP}}
 
-    return st.builds(with_real_id, base, st.one_of(st.none(), st.sampled_from(list(ids)), st.sampled_from(list(ids))))
+    # Each real value replaces the generated one two times in three.
+    chosen = st.fixed_dictionaries({k: st.one_of(v, v, st.just(_KEEP)) for k, v in real.items()})
+    return st.builds(with_real, from_schema(bounded(schema)), chosen)
 
 
 def _wrong_type(node: dict[str, Any]) -> st.SearchStrategy[Any]:

@@ -16,8 +16,8 @@ from mcp import Client
 
 from server.app import build_server
 from server.settings import Settings
-from tests.server.fuzzing import Outcome, call, echoes, fuzz_tool, ledger_rows, violations
-from tests.server.surface import ISSUE, NOW, TOOLS
+from tests.server.fuzzing import Outcome, call, echoes, fuzz_tool, ledger_rows, open_case, violations
+from tests.server.surface import NOW, TOOLS
 
 VALID_CASES = 60
 INVALID_CASES = 30
@@ -35,7 +35,7 @@ class Fuzzing:
 @pytest.fixture
 def fuzzing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Fuzzing]:
     """One server (demo workspace, ledger in tmp_path, clock stopped) driven from the test's thread through a
-    blocking portal, so hypothesis can run synchronously against it; one real case is open."""
+    blocking portal, so hypothesis can run synchronously against it; one real case is open and assessed."""
     for name in [n for n in os.environ if n.startswith("ESCALATION_")]:
         monkeypatch.delenv(name)
     ledger = tmp_path / "ledger.db"
@@ -45,9 +45,7 @@ def fuzzing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Fuzzing
         portal.wrap_async_context_manager(Client(server, cache=None)) as client,
     ):
         schemas = {t.name: t.input_schema for t in portal.call(client.list_tools).tools}
-        opened = portal.call(call, client, "gather_context", {"issue": ISSUE, "customer": "Acme Corp"})
-        assert not opened.is_error, opened.text
-        yield Fuzzing(portal, client, ledger, schemas, [json.loads(opened.text)["escalation_id"]])
+        yield Fuzzing(portal, client, ledger, schemas, [portal.call(open_case, client)])
 
 
 @pytest.mark.parametrize("tool", TOOLS)
