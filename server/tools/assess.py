@@ -45,11 +45,15 @@ async def assess_impact(
     depth: Literal["blocked", "degraded", "inconvenienced"] | None = None,
     trend: Literal["growing", "stable", "shrinking"] | None = None,
     started_at: Annotated[AwareDatetime | None, Field(description="ISO 8601 with offset.")] = None,
-    customers_affected: Annotated[int | None, Field(ge=0, le=10_000_000, description="If not named.")] = None,
-    arr_at_risk: Annotated[float | None, Field(ge=0, le=1e12, description="USD.")] = None,
-    pending_deals_usd: Annotated[float | None, Field(ge=0, le=1e12, description="Open deals affected.")] = None,
-    public_exposure: Annotated[bool | None, Field(description="Could become public.")] = None,
-    contractual_obligation: bool | None = None,
+    customers_affected: Annotated[
+        int | None, Field(ge=0, le=10_000_000, strict=True, description="If not named.")
+    ] = None,
+    arr_at_risk: Annotated[float | None, Field(ge=0, le=1e12, strict=True, description="USD.")] = None,
+    pending_deals_usd: Annotated[
+        float | None, Field(ge=0, le=1e12, strict=True, description="Open deals affected.")
+    ] = None,
+    public_exposure: Annotated[bool | None, Field(strict=True, description="Could become public.")] = None,
+    contractual_obligation: Annotated[bool | None, Field(strict=True)] = None,
 ) -> ImpactResult:
     """Rate breadth, depth, duration, revenue, reputation and contractual impact into a severity.
 

@@ -47,9 +47,9 @@ async def schedule_followup(
         str | None, Field(max_length=2, description="ISO code for holidays; defaults to each customer's.")
     ] = None,
     start: Annotated[AwareDatetime | None, Field(description="ISO 8601 with offset; default now.")] = None,
-    count: Annotated[int, Field(ge=1, le=10, description="Follow-ups of each kind.")] = 3,
+    count: Annotated[int, Field(ge=1, le=10, strict=True, description="Follow-ups of each kind.")] = 3,
     customer_update_hours: Annotated[
-        float | None, Field(gt=0, le=168, description="SLA's own customer-update interval.")
+        float | None, Field(gt=0, le=168, strict=True, description="SLA's own customer-update interval.")
     ] = None,
 ) -> Schedule:
     """Schedule internal and customer follow-ups at the severity's cadence; replaces pending ones.

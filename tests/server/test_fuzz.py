@@ -119,3 +119,41 @@ def test_a_start_time_in_the_past_still_rates_the_duration(fuzzing: Fuzzing) -> 
     assert not outcome.is_error, outcome.text
     (duration,) = [d for d in json.loads(outcome.text)["dimensions"] if d["dimension"] == "duration"]
     assert duration == {"dimension": "duration", "rating": "severe", "reason": "ongoing for 3 d 0 h"}
+
+
+@pytest.mark.parametrize(
+    ("tool", "arguments"),
+    [
+        ("gather_context", {"issue": "API returning 500 errors", "limit": True}),
+        ("gather_context", {"issue": "API returning 500 errors", "since_days": "5"}),
+        ("assess_impact", {"customers_affected": "12"}),
+        ("assess_impact", {"arr_at_risk": True}),
+        ("assess_impact", {"public_exposure": "yes"}),
+        ("assess_impact", {"contractual_obligation": 1}),
+        ("pick_tier", {"customers_reporting": True}),
+        ("schedule_followup", {"count": True}),
+        ("schedule_followup", {"customer_update_hours": "24"}),
+    ],
+)
+def test_a_value_lax_parsing_would_coerce_is_refused_and_stores_nothing(
+    fuzzing: Fuzzing, tool: str, arguments: dict[str, Any]
+) -> None:
+    # Found by the fuzzer over HTTP: `count: true` scheduled one follow-up of each kind, as if it said 1.
+    arguments = {"escalation_id": fuzzing.ids[0], **arguments}
+    before = ledger_rows(fuzzing.ledger)
+    outcome = fuzzing.portal.call(call, fuzzing.client, tool, arguments)
+    assert outcome.is_error, outcome.text
+    (name,) = set(arguments) - {"escalation_id", "issue"}
+    assert f"invalid arguments for {tool}: {name}:" in outcome.text
+    assert violations(outcome, arguments, False, before, ledger_rows(fuzzing.ledger)) == []
+
+
+def test_a_whole_number_is_still_a_valid_amount(fuzzing: Fuzzing) -> None:
+    assessed = fuzzing.portal.call(call, fuzzing.client, "assess_impact", {"arr_at_risk": 250000})
+    assert not assessed.is_error, assessed.text
+    assert "$250,000" in assessed.text or "250" in assessed.text
+    scheduled = fuzzing.portal.call(
+        call, fuzzing.client, "schedule_followup", {"escalation_id": fuzzing.ids[0], "customer_update_hours": 4}
+    )
+    assert not scheduled.is_error, scheduled.text
+    assert "every 4 h (per SLA)" in scheduled.text
