@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import AwareDatetime, Field
 
 from server import impact
@@ -15,6 +17,8 @@ from server.tools.brief import rerender
 from server.tools.common import event, load_case, pending_deals, resolve_accounts, segment_accounts, state_of
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+START_SKEW = timedelta(hours=1)  # a caller's clock a little ahead of ours is not a mistake worth refusing
 
 # Unknowns worth asking about only when the problem could be of that kind.
 _PLAUSIBLE_IF: dict[str, re.Pattern[str]] = {
@@ -41,16 +45,21 @@ async def assess_impact(
     depth: Literal["blocked", "degraded", "inconvenienced"] | None = None,
     trend: Literal["growing", "stable", "shrinking"] | None = None,
     started_at: Annotated[AwareDatetime | None, Field(description="ISO 8601 with offset.")] = None,
-    customers_affected: Annotated[int | None, Field(ge=0, le=10_000_000, description="If not named.")] = None,
-    arr_at_risk: Annotated[float | None, Field(ge=0, le=1e12, description="USD.")] = None,
-    public_exposure: Annotated[bool | None, Field(description="Could become public.")] = None,
-    contractual_obligation: bool | None = None,
+    customers_affected: Annotated[
+        int | None, Field(ge=0, le=10_000_000, strict=True, description="If not named.")
+    ] = None,
+    arr_at_risk: Annotated[float | None, Field(ge=0, le=1e12, strict=True, description="USD.")] = None,
+    public_exposure: Annotated[bool | None, Field(strict=True, description="Could become public.")] = None,
+    contractual_obligation: Annotated[bool | None, Field(strict=True)] = None,
 ) -> ImpactResult:
     """Rate breadth, depth, duration, revenue, reputation and contract into a severity.
 
     The case fills what you omit; missing lists unknowns that could raise it.
     """
     state = state_of(ctx)
+    if started_at is not None and not EARLIEST <= started_at <= state.clock() + START_SKEW:
+        # A start in the future rated the duration "0 h", one from 1970 "20,000 days": refuse before storing.
+        raise ToolError("started_at must be a past time since 2000, with its offset, e.g. 2026-11-20T09:00:00Z")
     stored = await load_case(state, escalation_id) if escalation_id else None
     facts = stored.facts if stored else None
     notes: list[str] = []

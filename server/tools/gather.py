@@ -43,8 +43,8 @@ async def gather_context(
     issue: Annotated[str, Field(min_length=3, max_length=500, description="The problem, in a few words.")],
     ctx: Context[AppState, Any],
     customer: Annotated[str | None, Field(max_length=200, description="Account name or domain.")] = None,
-    since_days: Annotated[int, Field(ge=1, le=365, description="Look back this many days.")] = 30,
-    limit: Annotated[int, Field(ge=1, le=50, description="Records per source.")] = 5,
+    since_days: Annotated[int, Field(ge=1, le=365, strict=True, description="Look back this many days.")] = 30,
+    limit: Annotated[int, Field(ge=1, le=50, strict=True, description="Records per source.")] = 5,
     cursors: Annotated[
         dict[Category, Annotated[str, Field(max_length=2000)]] | None,
         Field(description="next_cursor values from a truncated source."),

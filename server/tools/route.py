@@ -26,7 +26,7 @@ async def pick_tier(
     escalation_id: Annotated[str | None, Field(max_length=64)] = None,
     flags: CaseFlags | None = None,
     customers_reporting: Annotated[
-        int | None, Field(ge=0, le=1_000_000, description="Distinct customers reporting it.")
+        int | None, Field(ge=0, le=1_000_000, strict=True, description="Distinct customers reporting it.")
     ] = None,
     current_tier: Annotated[Tier, Field(description="Your tier; from l1, engineering/product go via L2.")] = "l2",
     customers: Annotated[

@@ -43,8 +43,8 @@ async def schedule_followup(
     timezone: Annotated[str | None, Field(max_length=64, description="IANA; else each customer's.")] = None,
     country: Annotated[str | None, Field(max_length=2, description="ISO, for holidays.")] = None,
     start: AwareDatetime | None = None,
-    count: Annotated[int, Field(ge=1, le=10)] = 3,
-    customer_update_hours: Annotated[float | None, Field(gt=0, le=168, description="Per the SLA.")] = None,
+    count: Annotated[int, Field(ge=1, le=10, strict=True)] = 3,
+    customer_update_hours: Annotated[float | None, Field(gt=0, le=168, strict=True, description="Per the SLA.")] = None,
 ) -> Schedule:
     """Schedule follow-ups at the severity's cadence, replacing pending ones.
 

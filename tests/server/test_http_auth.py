@@ -38,9 +38,10 @@ from connectors import Connectors
 from connectors.vendors.jira import Jira, JiraSettings
 from connectors.vendors.zendesk import Zendesk, ZendeskSettings
 from server.app import build_server
+from server.caller import Caller, caller
 from server.commands import cli
 from server.http_app import build_http_app
-from server.http_auth import Caller, HttpConfigError, JwksKeys, JwtVerifier, caller, http_access
+from server.http_auth import HttpConfigError, JwksKeys, JwtVerifier, http_access
 from server.settings import Settings
 from tests.connectors.fakes import jira, zendesk
 from tests.connectors.fakes.base import FAST
