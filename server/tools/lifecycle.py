@@ -55,7 +55,7 @@ async def list_escalations(
     customer: Annotated[str | None, Field(max_length=200)] = None,
     severity: Severity | None = None,
     target: Target | None = None,
-    limit: Annotated[int, Field(ge=1, le=100)] = 20,
+    limit: Annotated[int, Field(ge=1, le=100, strict=True)] = 20,
     cursor: Annotated[str | None, Field(max_length=200)] = None,
 ) -> EscalationList:
     """Open escalations (or those of one status), each with its next due follow-up; overdue first."""
@@ -84,7 +84,9 @@ async def update_escalation(
     severity: Annotated[Severity | None, Field(description="For action severity.")] = None,
     reason: followthrough.DeescalationReason | None = None,
     root_cause: Annotated[str | None, Field(max_length=2000)] = None,
-    customer_visible: Annotated[bool, Field(description="The next customer update may quote the note.")] = False,
+    customer_visible: Annotated[
+        bool, Field(strict=True, description="The next customer update may quote the note.")
+    ] = False,
 ) -> UpdateResult:
     """Record an update, change severity, de-escalate, resolve, or add a lesson; ending returns the checklist."""
     state = state_of(ctx)
