@@ -36,6 +36,10 @@ HASH_CHARS = 16  # 64 bits of sha256: enough that a guessed or mistyped hash nev
 TICKETS_LOOKED_AT = 20  # the case's tickets read to find the customer's own, at most
 STALE = "the brief changed since the preview; call again without confirm to preview"
 ISSUE_KIND: dict[Target, str] = {"engineering": "bug", "product": "feature request", "security": "bug"}
+TRACKER_KIND: dict[Target, Literal["bug", "feature"]] = {"engineering": "bug", "product": "feature", "security": "bug"}
+# Payload fields holding a vendor document (Block Kit blocks, an ADF document): the outbox stores text
+# and lists of text, so these travel through it as JSON text and are read back whole.
+STRUCTURED = frozenset({"blocks", "description_adf"})
 
 EscalationId = Annotated[str, Field(max_length=64, description="The escalation_id an earlier step returned.")]
 Confirm = Annotated[
@@ -50,7 +54,9 @@ Confirm = Annotated[
 class PlannedWrite(BaseModel):
     kind: OutboxKind
     destination: str = Field(description="From the server's configuration or the case, never from the caller.")
-    payload: dict[str, str | list[str]] = Field(description="Exactly what is sent, already redacted.")
+    payload: dict[str, Any] = Field(
+        description="Exactly what is sent, already redacted, in the product's own format (blocks, html, ADF)."
+    )
 
 
 class WriteResult(BaseModel):
@@ -175,7 +181,7 @@ async def _run(state: AppState, escalation: Escalation, tool: Tool, plan: _Plan,
             update={
                 "sent": True,
                 "preview_hash": confirm,
-                "writes": [PlannedWrite(kind=e.kind, destination=e.destination, payload=e.payload) for e in earlier],
+                "writes": [_planned(e) for e in earlier],
                 "receipts": receipts,
                 "duplicate": True,
                 "notes": ["Already sent with this confirmation; nothing new was posted."],
@@ -188,7 +194,7 @@ async def _run(state: AppState, escalation: Escalation, tool: Tool, plan: _Plan,
             f"{batch}@{w.destination}",
             w.kind,
             w.destination,
-            w.payload,
+            _stored(w.payload),
             at=state.clock(),
             escalation_id=escalation.id,
             batch=batch,
@@ -215,7 +221,7 @@ async def _run(state: AppState, escalation: Escalation, tool: Tool, plan: _Plan,
         update={
             "sent": True,
             "preview_hash": confirm,
-            "writes": [PlannedWrite(kind=e.kind, destination=e.destination, payload=e.payload) for e in stored],
+            "writes": [_planned(e) for e in stored],
             "receipts": receipts,
             "duplicate": bool(receipts) and all(r.duplicate for r in receipts),
             "notes": [],
@@ -228,15 +234,34 @@ def _batch(escalation_id: str, tool: Tool, digest: str) -> str:
     return f"{escalation_id}:{tool}:{digest}"
 
 
+def _stored(payload: dict[str, Any]) -> dict[str, str | list[str]]:
+    """A planned payload as the outbox keeps it: vendor documents as JSON text."""
+    return {k: json.dumps(v, ensure_ascii=False) if k in STRUCTURED else v for k, v in payload.items()}
+
+
+def _loaded(payload: dict[str, str | list[str]]) -> dict[str, Any]:
+    """An outbox payload as it was planned (and previewed, and hashed)."""
+    return {k: json.loads(v) if k in STRUCTURED and isinstance(v, str) else v for k, v in payload.items()}
+
+
+def _planned(entry: OutboxEntry) -> PlannedWrite:
+    return PlannedWrite(kind=entry.kind, destination=entry.destination, payload=_loaded(entry.payload))
+
+
 def _sender(state: AppState) -> Send:
     async def send(entry: OutboxEntry) -> WriteReceipt:
         wired = state.connectors
-        payload = entry.payload
+        payload = _loaded(entry.payload)
         match entry.kind:
             case "chat_message":
                 if wired.chat is None:
                     raise ToolError("no chat is connected now; set ESCALATION_CHAT")
-                return await wired.chat.post_message(entry.destination, str(payload["text"]), idempotency_key=entry.key)
+                # Only what the plan carries is passed on, so a chat that renders nothing richer sees the
+                # same call it always did.
+                rich: dict[str, Any] = {k: payload[k] for k in ("blocks", "html") if k in payload}
+                return await wired.chat.post_message(
+                    entry.destination, str(payload["text"]), idempotency_key=entry.key, **rich
+                )
             case "internal_note":
                 if wired.support is None:
                     raise ToolError("no support platform is connected now; set ESCALATION_SUPPORT")
@@ -250,8 +275,10 @@ def _sender(state: AppState) -> Send:
                 return await wired.tracker.create_issue(
                     str(payload["title"]),
                     str(payload["body"]),
-                    labels=list(labels) if isinstance(labels, list) else [labels],
+                    labels=[str(x) for x in cast(list[object], labels)] if isinstance(labels, list) else [str(labels)],
                     idempotency_key=entry.key,
+                    project=entry.destination,
+                    **{k: payload[k] for k in ("description_adf", "kind") if k in payload},
                 )
 
     return send
@@ -317,16 +344,17 @@ async def _chat_plan(state: AppState, escalation: Escalation, excerpt: str | Non
             f'{{"{unset[0]}": "#{unset[0].replace("_", "-")}-escalations"}}. Nothing was sent.'
         )
     clean = await _redactor(state, escalation)
-    text = clean(markdown)
-    notes: list[str] = []
+    text = clean(markdown)  # redacted before rendering, so no rendering can carry what redaction removed
+    payload: dict[str, Any] = {"text": text}
     if chat.name == "slack":
-        # The chat port takes one text: Slack gets the mrkdwn rendering (escaped, so no <!channel> pings).
-        text = formats.slack_message(text)["text"]
+        # mrkdwn text (escaped, so no <!channel> pings) is the notification; the blocks are what people see.
+        message = formats.slack_message(text)
+        payload = {"text": message["text"], "blocks": message["blocks"]}
     elif chat.name == "teams":
-        notes.append("Teams shows this text as written (escaped), not rendered as HTML.")
+        payload["html"] = formats.teams_message(text)["body"]["content"]
     destinations = list(dict.fromkeys(channels[t] for t in targets))
-    writes = [PlannedWrite(kind="chat_message", destination=d, payload={"text": text}) for d in destinations]
-    return _Plan(writes=writes, redacted=clean.counts, notes=notes)
+    writes = [PlannedWrite(kind="chat_message", destination=d, payload=payload) for d in destinations]
+    return _Plan(writes=writes, redacted=clean.counts)
 
 
 async def _note_plan(
@@ -391,20 +419,22 @@ async def _tracker_plan(state: AppState, escalation: Escalation) -> _Plan:
         )
     clean = await _redactor(state, escalation)
     title = escalation.summary or formats.title(markdown) or "Escalation"
-    body = _issue_body(escalation, markdown)
+    body = clean(_issue_body(escalation, markdown))
     if tracker.name == "linear":
         body = formats.linear_description(body)
     writes: list[PlannedWrite] = []
     for target in targets:
         kind = ISSUE_KIND[target]
-        payload: dict[str, str | list[str]] = {
+        payload: dict[str, Any] = {
             "title": clean(f"[{kind.capitalize()}] {title}")[:255],
-            "body": clean(body),
+            "body": body,
             "labels": ["escalation", kind.replace(" ", "-")],
+            "kind": TRACKER_KIND[target],
         }
+        if tracker.name == "jira":
+            payload["description_adf"] = formats.jira_description(body)
         writes.append(PlannedWrite(kind="tracker_issue", destination=projects[target], payload=payload))
-    notes = [] if tracker.name == "local" else [f"Filed in the project the {tracker.name} connector is set up for."]
-    return _Plan(writes=writes, redacted=clean.counts, notes=notes)
+    return _Plan(writes=writes, redacted=clean.counts)
 
 
 def _issue_body(escalation: Escalation, markdown: str) -> str:

@@ -401,14 +401,21 @@ async def test_slack_and_jira_on_loopback_get_exactly_the_previewed_payloads_onc
     assert sent == {
         "channel": "eng-data",
         "text": posts["writes"][0]["payload"]["text"],
+        "blocks": posts["writes"][0]["payload"]["blocks"],
         "unfurl_links": False,
         "unfurl_media": False,
     }
+    assert sent["blocks"][0]["type"] == "header"
     assert "4111" not in post.content.decode()
     assert "jane.doe" not in post.content.decode()
     assert "<!channel>" not in sent["text"]  # escaped for Slack: no mass notification
     (created,) = [r for r in tracker.seen if r.method == "POST" and r.url.path.endswith("/rest/api/3/issue")]
     jira_fields = json.loads(created.content)["fields"]
     assert jira_fields["summary"] == issue["writes"][0]["payload"]["title"]
+    assert jira_fields["project"] == {"key": issue["writes"][0]["destination"]}
+    assert jira_fields["description"] == issue["writes"][0]["payload"]["description_adf"]
+    assert jira_fields["issuetype"] == {"name": "Bug"}
+    headings = [n["content"][0]["text"] for n in jira_fields["description"]["content"] if n["type"] == "heading"]
+    assert "Steps to reproduce" in headings  # a real heading, not a paragraph holding "## Steps"
     assert "4111" not in created.content.decode()
     assert f"escalation://escalations/{case_id}" in created.content.decode()
