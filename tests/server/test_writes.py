@@ -26,6 +26,8 @@ from server.app import build_server
 from server.models import Target
 from server.settings import Settings
 from server.wiring import open_connectors
+from tests.connectors.fakes import linear as linear_fakes
+from tests.connectors.fakes import teams as teams_fakes
 from tests.connectors.loopback import Delegate, serve_all, vendor_adapters, vendor_fakes
 from tests.connectors.scenario import ANCHOR, SCENARIO
 from tests.server.loopback_chat import LoopbackChat, Posts, chat_server
@@ -61,11 +63,19 @@ class FlakyChat(LoopbackChat):
 
     failures = 0
 
-    async def post_message(self, channel: str, text: str, *, idempotency_key: str) -> WriteReceipt:
+    async def post_message(
+        self,
+        channel: str,
+        text: str,
+        *,
+        idempotency_key: str,
+        blocks: list[dict[str, Any]] | None = None,
+        html: str | None = None,
+    ) -> WriteReceipt:
         if self.failures:
             self.failures -= 1
             raise UpstreamError("loopback", "503 from the chat server")
-        return await super().post_message(channel, text, idempotency_key=idempotency_key)
+        return await super().post_message(channel, text, idempotency_key=idempotency_key, blocks=blocks, html=html)
 
 
 @pytest.fixture
@@ -419,3 +429,50 @@ async def test_slack_and_jira_on_loopback_get_exactly_the_previewed_payloads_onc
     assert "Steps to reproduce" in headings  # a real heading, not a paragraph holding "## Steps"
     assert "4111" not in created.content.decode()
     assert f"escalation://escalations/{case_id}" in created.content.decode()
+
+
+# -- the real Teams and Linear adapters against their fakes ---------------------------------------------
+
+
+async def test_teams_gets_the_previewed_html_and_linear_the_previewed_markdown_in_the_projects_team(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in [n for n in os.environ if n.startswith("ESCALATION_")]:
+        monkeypatch.delenv(name)
+    workspace = SCENARIO.shifted_to(ANCHOR)
+    teams, teams_fake = teams_fakes.make(workspace)
+    linear, linear_fake = linear_fakes.make(workspace)
+    settings = Settings(
+        ledger_path=tmp_path / "ledger.db",
+        writes=True,
+        channels={"engineering": "eng-data"},
+        tracker_projects={"engineering": linear_fakes.TEAM_KEY},
+    )
+    local = open_connectors(settings, now=NOW)
+    wired = dataclasses.replace(local, chat=teams, tracker=linear)
+    try:
+        server = build_server(settings, connectors=wired, clock=lambda: NOW)
+        async with Client(server, cache=None) as client:
+            surface = Surface(client, settings.ledger_path)
+            case_id = await surface.new_escalation()
+            post = await surface.call("post_brief", {"escalation_id": case_id})
+            issue = await surface.call("file_tracker_issue", {"escalation_id": case_id})
+            for tool, preview in (("post_brief", post), ("file_tracker_issue", issue)):
+                await surface.call(tool, {"escalation_id": case_id, "confirm": preview["preview_hash"]})
+    finally:
+        await teams.aclose()
+        await linear.aclose()
+        await local.aclose()
+
+    html = post["writes"][0]["payload"]["html"]
+    assert "<h2>ESCALATION: Intermittent HTTP 500 on POST /v2/orders</h2>" in html
+    (sent,) = [r for r in teams_fake.requests if r.method == "POST" and r.url.path.endswith("/messages")]
+    assert json.loads(sent.content) == {"body": {"contentType": "html", "content": html}}
+    payload = issue["writes"][0]["payload"]
+    assert (payload["kind"], "description_adf" in payload) == ("bug", False)
+    (create,) = [
+        json.loads(r.content)["variables"]["input"] for r in linear_fake.requests if b"issueCreate" in r.content
+    ]
+    assert create["teamId"] == linear_fakes.TEAM_ID
+    assert (create["title"], create["description"]) == (payload["title"], payload["body"])
+    assert "## Steps to reproduce\n\n1. POST a valid order to /v2/orders 100 times" in create["description"]
