@@ -17,8 +17,10 @@ import json
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal, cast
 
+from mcp.server.elicitation import AcceptedElicitation, ElicitationResult
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.resolve import Elicit, Resolve
 from pydantic import BaseModel, Field
 
 from connectors.errors import ConnectorError
@@ -57,6 +59,10 @@ class PlannedWrite(BaseModel):
     payload: dict[str, Any] = Field(
         description="Exactly what is sent, already redacted, in the product's own format (blocks, html, ADF)."
     )
+
+
+class Approval(BaseModel):
+    send: bool = Field(description="Yes sends exactly the writes described; no sends nothing.")
 
 
 class WriteResult(BaseModel):
@@ -100,9 +106,20 @@ class _Redactor:
 # -- the tools ---------------------------------------------------------------------------------------
 
 
+async def _ask_post(
+    escalation_id: str, confirm: str | None, excerpt: str | None, ctx: Context[AppState, Any]
+) -> Elicit[Approval] | None:
+    if not _can_ask(ctx, confirm):
+        return None
+    state = state_of(ctx)
+    plan = await _chat_plan(state, await load_case(state, escalation_id), excerpt)
+    return Elicit(_question(plan), Approval)
+
+
 async def post_brief(
     escalation_id: EscalationId,
     ctx: Context[AppState, Any],
+    approval: Annotated[ElicitationResult[Any], Resolve(_ask_post)],
     confirm: Confirm = None,
     excerpt: Annotated[
         str | None, Field(max_length=4000, description="Post this Markdown instead of the whole stored brief.")
@@ -110,12 +127,27 @@ async def post_brief(
 ) -> WriteResult:
     """Post the escalation's brief (or an excerpt) to the chat channel configured for each of its targets.
 
-    A security escalation goes only to the security channel. Two calls: preview, then confirm with the hash.
+    A security escalation goes only to the security channel. Two calls: preview, then confirm with the hash
+    (a client that can ask the person asks them instead, in one call).
     """
     state = state_of(ctx)
     escalation = await load_case(state, escalation_id)
     plan = await _chat_plan(state, escalation, excerpt)
-    return await _run(state, escalation, "post_brief", plan, confirm)
+    return await _run(state, escalation, "post_brief", plan, confirm, approval)
+
+
+async def _ask_note(
+    escalation_id: str,
+    kind: Literal["brief", "status", "resolution"],
+    text: str | None,
+    confirm: str | None,
+    ctx: Context[AppState, Any],
+) -> Elicit[Approval] | None:
+    if not _can_ask(ctx, confirm):
+        return None
+    state = state_of(ctx)
+    plan = await _note_plan(state, await load_case(state, escalation_id), kind, text)
+    return Elicit(_question(plan), Approval)
 
 
 async def add_internal_note(
@@ -125,6 +157,7 @@ async def add_internal_note(
         Field(description="brief: the stored brief; status: where it stands; resolution: how it ended."),
     ],
     ctx: Context[AppState, Any],
+    approval: Annotated[ElicitationResult[Any], Resolve(_ask_note)],
     text: Annotated[
         str | None, Field(max_length=4000, description="The note's Markdown; needed for a resolution.")
     ] = None,
@@ -132,34 +165,85 @@ async def add_internal_note(
 ) -> WriteResult:
     """Add an internal (never public) note to the customer's ticket on this escalation.
 
-    Two calls: preview, then confirm with the hash.
+    Two calls: preview, then confirm with the hash (a client that can ask the person asks them instead).
     """
     state = state_of(ctx)
     escalation = await load_case(state, escalation_id)
     plan = await _note_plan(state, escalation, kind, text)
-    return await _run(state, escalation, "add_internal_note", plan, confirm)
+    return await _run(state, escalation, "add_internal_note", plan, confirm, approval)
+
+
+async def _ask_issue(escalation_id: str, confirm: str | None, ctx: Context[AppState, Any]) -> Elicit[Approval] | None:
+    if not _can_ask(ctx, confirm):
+        return None
+    state = state_of(ctx)
+    plan = await _tracker_plan(state, await load_case(state, escalation_id))
+    return Elicit(_question(plan), Approval)
 
 
 async def file_tracker_issue(
     escalation_id: EscalationId,
     ctx: Context[AppState, Any],
+    approval: Annotated[ElicitationResult[Any], Resolve(_ask_issue)],
     confirm: Confirm = None,
 ) -> WriteResult:
     """File the escalation in the tracker: a bug for engineering, a feature request for product.
 
     Title, description, repro steps, expected/actual and environment come from the stored brief.
-    Two calls: preview, then confirm with the hash.
+    Two calls: preview, then confirm with the hash (a client that can ask the person asks them instead).
     """
     state = state_of(ctx)
     escalation = await load_case(state, escalation_id)
     plan = await _tracker_plan(state, escalation)
-    return await _run(state, escalation, "file_tracker_issue", plan, confirm)
+    return await _run(state, escalation, "file_tracker_issue", plan, confirm, approval)
+
+
+# -- asking the person -------------------------------------------------------------------------------
+
+QUESTION_TEXT = 1200  # characters of each write's text shown in the question; the preview hash pins the rest
+
+
+def _can_ask(ctx: Context[AppState, Any], confirm: str | None) -> bool:
+    """Ask the person only when no hash was passed and the client can show a form (else the hash path)."""
+    if confirm is not None:
+        return False
+    capabilities = ctx.client_capabilities
+    elicitation = capabilities.elicitation if capabilities is not None else None
+    return elicitation is not None and (elicitation.form is not None or elicitation.url is None)
+
+
+def _question(plan: _Plan) -> str:
+    """What the person approves: every destination and the start of what goes there, and the preview hash."""
+    parts = [f"Send these {len(plan.writes)} write(s)? Nothing is sent unless you say yes. (preview {plan.digest()})"]
+    for w in plan.writes:
+        shown = next((str(w.payload[k]) for k in ("text", "body") if k in w.payload), "")
+        title = f"{w.payload['title']}\n" if "title" in w.payload else ""
+        cut = "…" if len(shown) > QUESTION_TEXT else ""
+        parts.append(f"{w.kind.replace('_', ' ')} to {w.destination}:\n{title}{shown[:QUESTION_TEXT]}{cut}")
+    return "\n\n".join(parts)
+
+
+def _answer(approval: ElicitationResult[Any] | None) -> bool | None:
+    """True or False when the person was asked and said yes or no (declining or cancelling is no); None if not asked."""
+    if approval is None:
+        return None
+    if isinstance(approval, AcceptedElicitation):
+        data = approval.data
+        return data.send if isinstance(data, Approval) else None
+    return False
 
 
 # -- the two steps -----------------------------------------------------------------------------------
 
 
-async def _run(state: AppState, escalation: Escalation, tool: Tool, plan: _Plan, confirm: str | None) -> WriteResult:
+async def _run(
+    state: AppState,
+    escalation: Escalation,
+    tool: Tool,
+    plan: _Plan,
+    confirm: str | None,
+    approval: ElicitationResult[Any] | None = None,
+) -> WriteResult:
     digest = plan.digest()
     result = WriteResult(
         escalation_id=escalation.id,
@@ -170,7 +254,13 @@ async def _run(state: AppState, escalation: Escalation, tool: Tool, plan: _Plan,
         notes=[*plan.notes, f"Nothing was sent. To send exactly this, call {tool} again with confirm={digest!r}."],
     )
     if confirm is None:
-        return result
+        answer = _answer(approval)
+        if answer is None:
+            return result
+        if not answer:
+            return result.model_copy(update={"notes": ["The person said no when asked; nothing was sent."]})
+        # The person approved the question this call rendered from the same plan, hash included.
+        confirm = digest
     confirm = confirm.strip().lower()
     batch = _batch(escalation.id, tool, confirm)
     earlier = await state.ledger.batch(batch)

@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 from mcp import Client
+from mcp.client.session import ClientRequestContext, ElicitationFnT
+from mcp.types import ElicitRequestParams, ElicitResult, ErrorData
 
 from connectors import CATEGORIES, Connectors
 from connectors.errors import UpstreamError
@@ -86,7 +88,10 @@ def writes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Open:
 
     @asynccontextmanager
     async def open_writes(
-        channels: dict[Target, str] = CHANNELS, projects: dict[Target, str] = PROJECTS
+        channels: dict[Target, str] = CHANNELS,
+        projects: dict[Target, str] = PROJECTS,
+        elicitation_callback: ElicitationFnT | None = None,
+        mode: str = "auto",
     ) -> AsyncGenerator[Writes]:
         settings = Settings(
             ledger_path=tmp_path / "ledger.db", writes=True, channels=channels, tracker_projects=projects
@@ -97,7 +102,7 @@ def writes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Open:
             wired = dataclasses.replace(local, chat=chat)
             try:
                 server = build_server(settings, connectors=wired, clock=lambda: NOW)
-                async with Client(server, cache=None) as client:
+                async with Client(server, mode=mode, cache=None, elicitation_callback=elicitation_callback) as client:
                     yield Writes(Surface(client, settings.ledger_path), posts, wired)
             finally:
                 await chat.aclose()
@@ -476,3 +481,55 @@ async def test_teams_gets_the_previewed_html_and_linear_the_previewed_markdown_i
     assert create["teamId"] == linear_fakes.TEAM_ID
     assert (create["title"], create["description"]) == (payload["title"], payload["body"])
     assert "## Steps to reproduce\n\n1. POST a valid order to /v2/orders 100 times" in create["description"]
+
+
+# -- asking the person instead of passing the hash -------------------------------------------------------
+
+
+def answering(send: bool, asked: list[str]) -> ElicitationFnT:
+    async def answer(context: ClientRequestContext, params: ElicitRequestParams) -> ElicitResult | ErrorData:
+        asked.append(params.message)
+        return ElicitResult(action="accept", content={"send": send})
+
+    return answer
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"])  # asked in an input-required round, or mid-call
+async def test_a_client_that_can_ask_the_person_sends_on_their_yes_in_one_call(writes: Open, mode: str) -> None:
+    asked: list[str] = []
+    async with writes(elicitation_callback=answering(True, asked), mode=mode) as w:
+        case_id = await w.surface.new_escalation()
+
+        sent = await w.surface.call("post_brief", {"escalation_id": case_id})
+
+        (question,) = asked
+        assert sent["sent"] is True
+        assert f"(preview {sent['preview_hash']})" in question
+        assert "chat message to #eng-escalations" in question
+        assert "Intermittent HTTP 500 on POST /v2/orders" in question
+        assert w.posts.texts() == [sent["writes"][0]["payload"]["text"]]
+
+
+async def test_when_the_person_says_no_nothing_is_sent_or_stored(writes: Open) -> None:
+    asked: list[str] = []
+    async with writes(elicitation_callback=answering(False, asked)) as w:
+        case_id = await w.surface.new_escalation()
+
+        answer = await w.surface.call("file_tracker_issue", {"escalation_id": case_id})
+
+        assert len(asked) == 1
+        assert answer["sent"] is False
+        assert answer["notes"] == ["The person said no when asked; nothing was sent."]
+        assert w.outbox_rows() == 0
+
+
+async def test_a_passed_hash_is_used_without_asking_even_when_the_client_could_ask(writes: Open) -> None:
+    asked: list[str] = []
+    async with writes(elicitation_callback=answering(False, asked)) as w:
+        case_id = await w.surface.new_escalation()
+        preview = await w.surface.call("post_brief", {"escalation_id": case_id})  # asked, and said no
+        sent = await w.surface.call("post_brief", {"escalation_id": case_id, "confirm": preview["preview_hash"]})
+
+        assert len(asked) == 1
+        assert sent["sent"] is True
+        assert len(w.posts.texts()) == 1
