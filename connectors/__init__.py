@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from connectors.models import Account, Article, Deal, Message, Page, Ticket, TrackerIssue, WriteReceipt
 
@@ -64,7 +64,18 @@ class Chat(Protocol):
 
     async def search_messages(self, query: str, *, limit: int = 10, cursor: str | None = None) -> Page[Message]: ...
 
-    async def post_message(self, channel: str, text: str, *, idempotency_key: str) -> WriteReceipt: ...
+    async def post_message(
+        self,
+        channel: str,
+        text: str,
+        *,
+        idempotency_key: str,
+        blocks: list[dict[str, Any]] | None = None,
+        html: str | None = None,
+    ) -> WriteReceipt:
+        """Post `text`; a vendor that renders richer content posts `blocks` (Slack Block Kit, with `text` as
+        the notification fallback) or `html` (a Teams chatMessage body) instead when given."""
+        ...
 
 
 @runtime_checkable
@@ -75,7 +86,21 @@ class Tracker(Protocol):
 
     async def search_issues(self, query: str, *, limit: int = 10, cursor: str | None = None) -> Page[TrackerIssue]: ...
 
-    async def create_issue(self, title: str, body: str, *, labels: list[str], idempotency_key: str) -> WriteReceipt: ...
+    async def create_issue(
+        self,
+        title: str,
+        body: str,
+        *,
+        labels: list[str],
+        idempotency_key: str,
+        project: str | None = None,
+        description_adf: dict[str, Any] | None = None,
+        kind: Literal["bug", "feature"] | None = None,
+    ) -> WriteReceipt:
+        """File an issue with the Markdown `body`. `project` (a Jira project key, a Linear team key or id)
+        overrides the configured one; Jira takes `description_adf` as the description when given; `kind`
+        picks the issue type where the tracker has types."""
+        ...
 
 
 @runtime_checkable

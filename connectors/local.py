@@ -30,7 +30,7 @@ from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, Literal, NamedTuple, TypeVar
 
 import anyio.to_thread
 
@@ -553,7 +553,16 @@ class LocalWorkspace:
     async def search_messages(self, query: str, *, limit: int = 10, cursor: str | None = None) -> Page[Message]:
         return await self._read(lambda db: self._search(db, "message", Message, query, limit=limit, cursor=cursor))
 
-    async def post_message(self, channel: str, text: str, *, idempotency_key: str) -> WriteReceipt:
+    async def post_message(
+        self,
+        channel: str,
+        text: str,
+        *,
+        idempotency_key: str,
+        blocks: list[dict[str, Any]] | None = None,
+        html: str | None = None,
+    ) -> WriteReceipt:
+        # The local store keeps what people read: the text; blocks and html are renderings of it.
         def post(db: sqlite3.Connection) -> WriteReceipt:
             def write() -> WriteReceipt:
                 message = Message(
@@ -575,7 +584,18 @@ class LocalWorkspace:
     async def search_issues(self, query: str, *, limit: int = 10, cursor: str | None = None) -> Page[TrackerIssue]:
         return await self._read(lambda db: self._search(db, "issue", TrackerIssue, query, limit=limit, cursor=cursor))
 
-    async def create_issue(self, title: str, body: str, *, labels: list[str], idempotency_key: str) -> WriteReceipt:
+    async def create_issue(
+        self,
+        title: str,
+        body: str,
+        *,
+        labels: list[str],
+        idempotency_key: str,
+        project: str | None = None,
+        description_adf: dict[str, Any] | None = None,
+        kind: Literal["bug", "feature"] | None = None,
+    ) -> WriteReceipt:
+        # One local tracker has no projects and no document format: the Markdown body is the issue.
         def create(db: sqlite3.Connection) -> WriteReceipt:
             def write() -> WriteReceipt:
                 issue = TrackerIssue(

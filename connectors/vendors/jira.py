@@ -68,6 +68,10 @@ class JiraSettings(VendorSettings):
     token: SecretStr = Field(description="Atlassian API token of that account (id.atlassian.com, Security).")
     project: str = Field(description="Key of the project new issues are filed in, e.g. `ENG`.")
     issue_type: str = Field(default="Bug", description="Issue type of new issues, as named in that project.")
+    feature_issue_type: str | None = Field(
+        default=None,
+        description="Issue type of feature requests (e.g. `Story`), as named in the project; unset: issue_type.",
+    )
     fixed_resolutions: str = Field(
         default="Fixed,Done", description="Resolutions that mean fixed, comma separated (case does not matter)."
     )
@@ -216,6 +220,7 @@ class Jira:
         self._site = site  # where people browse issues, even when the API goes through another host
         self._project = settings.project.strip()
         self._issue_type = settings.issue_type
+        self._feature_issue_type = (settings.feature_issue_type or "").strip() or settings.issue_type
         self._fixed = {r.strip().lower() for r in settings.fixed_resolutions.split(",") if r.strip()}
         self._receipts = Receipts()
         self._api = Upstream(
@@ -270,13 +275,26 @@ class Jira:
             labels=fields.labels,
         )
 
-    async def create_issue(self, title: str, body: str, *, labels: list[str], idempotency_key: str) -> WriteReceipt:
+    async def create_issue(
+        self,
+        title: str,
+        body: str,
+        *,
+        labels: list[str],
+        idempotency_key: str,
+        project: str | None = None,
+        description_adf: dict[str, Any] | None = None,
+        kind: Literal["bug", "feature"] | None = None,
+    ) -> WriteReceipt:
         summary = " ".join(title.split())[:SUMMARY_LIMIT]
+        key = (project or "").strip() or self._project
+        issue_type = self._feature_issue_type if kind == "feature" else self._issue_type
         fields: dict[str, Any] = {
-            "project": {"key": self._project},
-            "issuetype": {"name": self._issue_type},
+            "project": {"key": key},
+            "issuetype": {"name": issue_type},
             "summary": summary,
-            "description": adf(body),
+            # A rendered document keeps headings, lists and code; plain text becomes paragraphs.
+            "description": description_adf if description_adf is not None else adf(body),
             "labels": list(dict.fromkeys(label(x) for x in labels if x.strip())),
         }
 

@@ -258,7 +258,7 @@ class Linear:
         token = settings.token.get_secret_value()
         scheme = f"Bearer {token}" if settings.token_type == "oauth" else token
         self._team = settings.team.strip()
-        self._team_id: str | None = None
+        self._team_ids: dict[str, str] = {}  # team key (or id) -> id, looked up once each
         self._receipts = Receipts()
         self._api = Upstream(
             source=self.name,
@@ -310,10 +310,21 @@ class Linear:
 
         return await paginate(fetch, limit=limit, cursor=cursor, page_size=PAGE_SIZE)
 
-    async def create_issue(self, title: str, body: str, *, labels: list[str], idempotency_key: str) -> WriteReceipt:
+    async def create_issue(
+        self,
+        title: str,
+        body: str,
+        *,
+        labels: list[str],
+        idempotency_key: str,
+        project: str | None = None,
+        description_adf: dict[str, Any] | None = None,
+        kind: Literal["bug", "feature"] | None = None,
+    ) -> WriteReceipt:
+        # Linear renders Markdown itself (no ADF) and has no issue types: `labels` carry bug or feature.
         async def write() -> WriteReceipt:
             issue_id = issue_id_for(idempotency_key)
-            team_id = await self._resolve_team()
+            team_id = await self._resolve_team((project or "").strip() or self._team)
             label_ids = await self._label_ids(labels, team_id)
             issue_input: dict[str, Any] = {"id": issue_id, "teamId": team_id, "title": title, "description": body}
             if label_ids:
@@ -352,18 +363,19 @@ class Linear:
             raise UpstreamError(self.name, "answered without a GraphQL `data` object")
         return data
 
-    async def _resolve_team(self) -> str:
-        """The configured team's id: taken as is when it is one, else looked up by key once."""
-        if self._team_id is None:
-            if _is_uuid(self._team):
-                self._team_id = self._team
+    async def _resolve_team(self, team: str) -> str:
+        """A team's id: taken as is when `team` is one, else looked up by key once."""
+        if team not in self._team_ids:
+            if _is_uuid(team):
+                self._team_ids[team] = team
             else:
-                data = await self._graphql(_TEAM, {"key": self._team}, idempotent=True)
+                data = await self._graphql(_TEAM, {"key": team}, idempotent=True)
                 teams = parse(self.name, _TeamsData, data).teams.nodes
                 if not teams:
-                    raise NotFoundError(self.name, f"no team with key {self._team!r}; check ESCALATION_LINEAR_TEAM")
-                self._team_id = teams[0].id
-        return self._team_id
+                    where = "ESCALATION_LINEAR_TEAM" if team == self._team else "ESCALATION_TRACKER_PROJECTS"
+                    raise NotFoundError(self.name, f"no team with key {team!r}; check {where}")
+                self._team_ids[team] = teams[0].id
+        return self._team_ids[team]
 
     async def _label_ids(self, names: list[str], team_id: str) -> list[str]:
         """Ids of the labels that exist for the team (workspace or team labels), by name in any case.

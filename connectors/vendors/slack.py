@@ -37,7 +37,7 @@ import math
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
-from typing import cast
+from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 
 import anyio
@@ -460,19 +460,30 @@ class Slack:
         answer = await self._api.get("/search.messages", params=params, operation=operation)
         return parse(self.name, _Search, answer).messages
 
-    async def post_message(self, channel: str, text: str, *, idempotency_key: str) -> WriteReceipt:
+    async def post_message(
+        self,
+        channel: str,
+        text: str,
+        *,
+        idempotency_key: str,
+        blocks: list[dict[str, Any]] | None = None,
+        html: str | None = None,
+    ) -> WriteReceipt:
         as_bot = {"authorization": f"Bearer {self._bot}"} if self._bot else {}
         # Slack reads a JSON body only with this content type (and warns without the charset).
         headers = {"content-type": "application/json; charset=utf-8", **as_bot}
 
         async def write() -> WriteReceipt:
             # No link previews: a brief's links (tickets, dashboards) must not be fetched and shown to the channel.
-            body = {
+            body: dict[str, Any] = {
                 "channel": channel.strip().removeprefix("#"),
                 "text": text,
                 "unfurl_links": False,
                 "unfurl_media": False,
             }
+            if blocks:
+                # Slack shows the blocks; `text` stays as the notification and accessibility fallback.
+                body["blocks"] = blocks
             answer = await self._api.post("/chat.postMessage", json=body, headers=headers, idempotent=False)
             posted = parse(self.name, _Posted, answer)
             return WriteReceipt(id=f"{posted.channel}/{posted.ts}", url=await self._permalink(posted, as_bot))

@@ -40,7 +40,7 @@ import re
 import time
 from datetime import UTC, datetime
 from html.parser import HTMLParser
-from typing import cast
+from typing import Any, cast
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import httpx
@@ -527,10 +527,20 @@ class Teams:
         self._labels[key] = label
         return label
 
-    async def post_message(self, channel: str, text: str, *, idempotency_key: str) -> WriteReceipt:
+    async def post_message(
+        self,
+        channel: str,
+        text: str,
+        *,
+        idempotency_key: str,
+        blocks: list[dict[str, Any]] | None = None,
+        html: str | None = None,
+    ) -> WriteReceipt:
         async def write() -> WriteReceipt:
             team, channel_id = await self._where(channel)
-            body = {"body": {"contentType": "html", "content": as_html(text)}}
+            # Given HTML is already a rendering (escaped by whoever rendered it); plain text is escaped here.
+            content = html if html is not None and html.strip() else as_html(text)
+            body = {"body": {"contentType": "html", "content": content}}
             path = f"/teams/{_segment(team)}/channels/{_segment(channel_id)}/messages"
             answer = await self._api.post(path, json=body, idempotent=False, lookup=True)
             posted = parse(self.name, _ChatMessage, answer)

@@ -17,8 +17,10 @@ import json
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal, cast
 
+from mcp.server.elicitation import AcceptedElicitation, ElicitationResult
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.resolve import Elicit, Resolve
 from pydantic import BaseModel, Field
 
 from connectors.errors import ConnectorError
@@ -35,6 +37,10 @@ HASH_CHARS = 16  # 64 bits of sha256: enough that a guessed or mistyped hash nev
 TICKETS_LOOKED_AT = 20  # the case's tickets read to find the customer's own, at most
 STALE = "the brief changed since the preview; call again without confirm to preview"
 ISSUE_KIND: dict[Target, str] = {"engineering": "bug", "product": "feature request", "security": "bug"}
+TRACKER_KIND: dict[Target, Literal["bug", "feature"]] = {"engineering": "bug", "product": "feature", "security": "bug"}
+# Payload fields holding a vendor document (Block Kit blocks, an ADF document): the outbox stores text
+# and lists of text, so these travel through it as JSON text and are read back whole.
+STRUCTURED = frozenset({"blocks", "description_adf"})
 
 EscalationId = Annotated[str, Field(max_length=64, description="The escalation_id an earlier step returned.")]
 Confirm = Annotated[
@@ -49,7 +55,13 @@ Confirm = Annotated[
 class PlannedWrite(BaseModel):
     kind: OutboxKind
     destination: str = Field(description="From the server's configuration or the case, never from the caller.")
-    payload: dict[str, str | list[str]] = Field(description="Exactly what is sent, already redacted.")
+    payload: dict[str, Any] = Field(
+        description="Exactly what is sent, already redacted, in the product's own format (blocks, html, ADF)."
+    )
+
+
+class Approval(BaseModel):
+    send: bool = Field(description="Yes sends exactly the writes described; no sends nothing.")
 
 
 class WriteResult(BaseModel):
@@ -95,9 +107,20 @@ class _Redactor:
 # -- the tools ---------------------------------------------------------------------------------------
 
 
+async def _ask_post(
+    escalation_id: str, confirm: str | None, excerpt: str | None, ctx: Context[AppState, Any]
+) -> Elicit[Approval] | None:
+    if not _can_ask(ctx, confirm):
+        return None
+    state = state_of(ctx)
+    plan = await _chat_plan(state, await load_case(state, escalation_id), excerpt)
+    return Elicit(_question(plan), Approval)
+
+
 async def post_brief(
     escalation_id: EscalationId,
     ctx: Context[AppState, Any],
+    approval: Annotated[ElicitationResult[Any], Resolve(_ask_post)],
     confirm: Confirm = None,
     excerpt: Annotated[
         str | None, Field(max_length=4000, description="Post this Markdown instead of the whole stored brief.")
@@ -105,12 +128,27 @@ async def post_brief(
 ) -> WriteResult:
     """Post the escalation's brief (or an excerpt) to the chat channel configured for each of its targets.
 
-    A security escalation goes only to the security channel. Two calls: preview, then confirm with the hash.
+    A security escalation goes only to the security channel. Two calls: preview, then confirm with the hash
+    (a client that can ask the person asks them instead, in one call).
     """
     state = state_of(ctx)
     escalation = await load_case(state, escalation_id)
     plan = await _chat_plan(state, escalation, excerpt)
-    return await _run(state, escalation, "post_brief", plan, confirm)
+    return await _run(state, escalation, "post_brief", plan, confirm, approval)
+
+
+async def _ask_note(
+    escalation_id: str,
+    kind: Literal["brief", "status", "resolution"],
+    text: str | None,
+    confirm: str | None,
+    ctx: Context[AppState, Any],
+) -> Elicit[Approval] | None:
+    if not _can_ask(ctx, confirm):
+        return None
+    state = state_of(ctx)
+    plan = await _note_plan(state, await load_case(state, escalation_id), kind, text)
+    return Elicit(_question(plan), Approval)
 
 
 async def add_internal_note(
@@ -120,6 +158,7 @@ async def add_internal_note(
         Field(description="brief: the stored brief; status: where it stands; resolution: how it ended."),
     ],
     ctx: Context[AppState, Any],
+    approval: Annotated[ElicitationResult[Any], Resolve(_ask_note)],
     text: Annotated[
         str | None, Field(max_length=4000, description="The note's Markdown; needed for a resolution.")
     ] = None,
@@ -127,34 +166,85 @@ async def add_internal_note(
 ) -> WriteResult:
     """Add an internal (never public) note to the customer's ticket on this escalation.
 
-    Two calls: preview, then confirm with the hash.
+    Two calls: preview, then confirm with the hash (a client that can ask the person asks them instead).
     """
     state = state_of(ctx)
     escalation = await load_case(state, escalation_id)
     plan = await _note_plan(state, escalation, kind, text)
-    return await _run(state, escalation, "add_internal_note", plan, confirm)
+    return await _run(state, escalation, "add_internal_note", plan, confirm, approval)
+
+
+async def _ask_issue(escalation_id: str, confirm: str | None, ctx: Context[AppState, Any]) -> Elicit[Approval] | None:
+    if not _can_ask(ctx, confirm):
+        return None
+    state = state_of(ctx)
+    plan = await _tracker_plan(state, await load_case(state, escalation_id))
+    return Elicit(_question(plan), Approval)
 
 
 async def file_tracker_issue(
     escalation_id: EscalationId,
     ctx: Context[AppState, Any],
+    approval: Annotated[ElicitationResult[Any], Resolve(_ask_issue)],
     confirm: Confirm = None,
 ) -> WriteResult:
     """File the escalation in the tracker: a bug for engineering, a feature request for product.
 
     Title, description, repro steps, expected/actual and environment come from the stored brief.
-    Two calls: preview, then confirm with the hash.
+    Two calls: preview, then confirm with the hash (a client that can ask the person asks them instead).
     """
     state = state_of(ctx)
     escalation = await load_case(state, escalation_id)
     plan = await _tracker_plan(state, escalation)
-    return await _run(state, escalation, "file_tracker_issue", plan, confirm)
+    return await _run(state, escalation, "file_tracker_issue", plan, confirm, approval)
+
+
+# -- asking the person -------------------------------------------------------------------------------
+
+QUESTION_TEXT = 1200  # characters of each write's text shown in the question; the preview hash pins the rest
+
+
+def _can_ask(ctx: Context[AppState, Any], confirm: str | None) -> bool:
+    """Ask the person only when no hash was passed and the client can show a form (else the hash path)."""
+    if confirm is not None:
+        return False
+    capabilities = ctx.client_capabilities
+    elicitation = capabilities.elicitation if capabilities is not None else None
+    return elicitation is not None and (elicitation.form is not None or elicitation.url is None)
+
+
+def _question(plan: _Plan) -> str:
+    """What the person approves: every destination and the start of what goes there, and the preview hash."""
+    parts = [f"Send these {len(plan.writes)} write(s)? Nothing is sent unless you say yes. (preview {plan.digest()})"]
+    for w in plan.writes:
+        shown = next((str(w.payload[k]) for k in ("text", "body") if k in w.payload), "")
+        title = f"{w.payload['title']}\n" if "title" in w.payload else ""
+        cut = "…" if len(shown) > QUESTION_TEXT else ""
+        parts.append(f"{w.kind.replace('_', ' ')} to {w.destination}:\n{title}{shown[:QUESTION_TEXT]}{cut}")
+    return "\n\n".join(parts)
+
+
+def _answer(approval: ElicitationResult[Any] | None) -> bool | None:
+    """True or False when the person was asked and said yes or no (declining or cancelling is no); None if not asked."""
+    if approval is None:
+        return None
+    if isinstance(approval, AcceptedElicitation):
+        data = approval.data
+        return data.send if isinstance(data, Approval) else None
+    return False
 
 
 # -- the two steps -----------------------------------------------------------------------------------
 
 
-async def _run(state: AppState, escalation: Escalation, tool: Tool, plan: _Plan, confirm: str | None) -> WriteResult:
+async def _run(
+    state: AppState,
+    escalation: Escalation,
+    tool: Tool,
+    plan: _Plan,
+    confirm: str | None,
+    approval: ElicitationResult[Any] | None = None,
+) -> WriteResult:
     digest = plan.digest()
     result = WriteResult(
         escalation_id=escalation.id,
@@ -165,7 +255,13 @@ async def _run(state: AppState, escalation: Escalation, tool: Tool, plan: _Plan,
         notes=[*plan.notes, f"Nothing was sent. To send exactly this, call {tool} again with confirm={digest!r}."],
     )
     if confirm is None:
-        return result
+        answer = _answer(approval)
+        if answer is None:
+            return result
+        if not answer:
+            return result.model_copy(update={"notes": ["The person said no when asked; nothing was sent."]})
+        # The person approved the question this call rendered from the same plan, hash included.
+        confirm = digest
     confirm = confirm.strip().lower()
     batch = _batch(escalation.id, tool, confirm)
     earlier = await state.ledger.batch(batch)
@@ -176,7 +272,7 @@ async def _run(state: AppState, escalation: Escalation, tool: Tool, plan: _Plan,
             update={
                 "sent": True,
                 "preview_hash": confirm,
-                "writes": [PlannedWrite(kind=e.kind, destination=e.destination, payload=e.payload) for e in earlier],
+                "writes": [_planned(e) for e in earlier],
                 "receipts": receipts,
                 "duplicate": True,
                 "notes": ["Already sent with this confirmation; nothing new was posted."],
@@ -189,7 +285,7 @@ async def _run(state: AppState, escalation: Escalation, tool: Tool, plan: _Plan,
             f"{batch}@{w.destination}",
             w.kind,
             w.destination,
-            w.payload,
+            _stored(w.payload),
             at=state.clock(),
             escalation_id=escalation.id,
             batch=batch,
@@ -216,7 +312,7 @@ async def _run(state: AppState, escalation: Escalation, tool: Tool, plan: _Plan,
         update={
             "sent": True,
             "preview_hash": confirm,
-            "writes": [PlannedWrite(kind=e.kind, destination=e.destination, payload=e.payload) for e in stored],
+            "writes": [_planned(e) for e in stored],
             "receipts": receipts,
             "duplicate": bool(receipts) and all(r.duplicate for r in receipts),
             "notes": [],
@@ -229,15 +325,34 @@ def _batch(escalation_id: str, tool: Tool, digest: str) -> str:
     return f"{escalation_id}:{tool}:{digest}"
 
 
+def _stored(payload: dict[str, Any]) -> dict[str, str | list[str]]:
+    """A planned payload as the outbox keeps it: vendor documents as JSON text."""
+    return {k: json.dumps(v, ensure_ascii=False) if k in STRUCTURED else v for k, v in payload.items()}
+
+
+def _loaded(payload: dict[str, str | list[str]]) -> dict[str, Any]:
+    """An outbox payload as it was planned (and previewed, and hashed)."""
+    return {k: json.loads(v) if k in STRUCTURED and isinstance(v, str) else v for k, v in payload.items()}
+
+
+def _planned(entry: OutboxEntry) -> PlannedWrite:
+    return PlannedWrite(kind=entry.kind, destination=entry.destination, payload=_loaded(entry.payload))
+
+
 def _sender(state: AppState) -> Send:
     async def send(entry: OutboxEntry) -> WriteReceipt:
         wired = state.connectors
-        payload = entry.payload
+        payload = _loaded(entry.payload)
         match entry.kind:
             case "chat_message":
                 if wired.chat is None:
                     raise ToolError("no chat is connected now; set ESCALATION_CHAT")
-                return await wired.chat.post_message(entry.destination, str(payload["text"]), idempotency_key=entry.key)
+                # Only what the plan carries is passed on, so a chat that renders nothing richer sees the
+                # same call it always did.
+                rich: dict[str, Any] = {k: payload[k] for k in ("blocks", "html") if k in payload}
+                return await wired.chat.post_message(
+                    entry.destination, str(payload["text"]), idempotency_key=entry.key, **rich
+                )
             case "internal_note":
                 if wired.support is None:
                     raise ToolError("no support platform is connected now; set ESCALATION_SUPPORT")
@@ -251,8 +366,10 @@ def _sender(state: AppState) -> Send:
                 return await wired.tracker.create_issue(
                     str(payload["title"]),
                     str(payload["body"]),
-                    labels=list(labels) if isinstance(labels, list) else [labels],
+                    labels=[str(x) for x in cast(list[object], labels)] if isinstance(labels, list) else [str(labels)],
                     idempotency_key=entry.key,
+                    project=entry.destination,
+                    **{k: payload[k] for k in ("description_adf", "kind") if k in payload},
                 )
 
     return send
@@ -318,16 +435,17 @@ async def _chat_plan(state: AppState, escalation: Escalation, excerpt: str | Non
             f'{{"{unset[0]}": "#{unset[0].replace("_", "-")}-escalations"}}. Nothing was sent.'
         )
     clean = await _redactor(state, escalation)
-    text = clean(markdown)
-    notes: list[str] = []
+    text = clean(markdown)  # redacted before rendering, so no rendering can carry what redaction removed
+    payload: dict[str, Any] = {"text": text}
     if chat.name == "slack":
-        # The chat port takes one text: Slack gets the mrkdwn rendering (escaped, so no <!channel> pings).
-        text = formats.slack_message(text)["text"]
+        # mrkdwn text (escaped, so no <!channel> pings) is the notification; the blocks are what people see.
+        message = formats.slack_message(text)
+        payload = {"text": message["text"], "blocks": message["blocks"]}
     elif chat.name == "teams":
-        notes.append("Teams shows this text as written (escaped), not rendered as HTML.")
+        payload["html"] = formats.teams_message(text)["body"]["content"]
     destinations = list(dict.fromkeys(channels[t] for t in targets))
-    writes = [PlannedWrite(kind="chat_message", destination=d, payload={"text": text}) for d in destinations]
-    return _Plan(writes=writes, redacted=clean.counts, notes=notes)
+    writes = [PlannedWrite(kind="chat_message", destination=d, payload=payload) for d in destinations]
+    return _Plan(writes=writes, redacted=clean.counts)
 
 
 async def _note_plan(
@@ -392,20 +510,22 @@ async def _tracker_plan(state: AppState, escalation: Escalation) -> _Plan:
         )
     clean = await _redactor(state, escalation)
     title = escalation.summary or formats.title(markdown) or "Escalation"
-    body = _issue_body(escalation, markdown)
+    body = clean(_issue_body(escalation, markdown))
     if tracker.name == "linear":
         body = formats.linear_description(body)
     writes: list[PlannedWrite] = []
     for target in targets:
         kind = ISSUE_KIND[target]
-        payload: dict[str, str | list[str]] = {
+        payload: dict[str, Any] = {
             "title": clean(f"[{kind.capitalize()}] {title}")[:255],
-            "body": clean(body),
+            "body": body,
             "labels": ["escalation", kind.replace(" ", "-")],
+            "kind": TRACKER_KIND[target],
         }
+        if tracker.name == "jira":
+            payload["description_adf"] = formats.jira_description(body)
         writes.append(PlannedWrite(kind="tracker_issue", destination=projects[target], payload=payload))
-    notes = [] if tracker.name == "local" else [f"Filed in the project the {tracker.name} connector is set up for."]
-    return _Plan(writes=writes, redacted=clean.counts, notes=notes)
+    return _Plan(writes=writes, redacted=clean.counts)
 
 
 def _issue_body(escalation: Escalation, markdown: str) -> str:

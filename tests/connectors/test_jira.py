@@ -198,6 +198,54 @@ async def test_a_created_issue_carries_the_project_type_adf_description_and_hyph
     assert receipt.url == "https://acme.atlassian.net/browse/ENG-4"
 
 
+async def test_a_given_project_rendered_description_and_feature_kind_are_what_jira_receives():
+    fake = FakeJira(scenario())
+    settings = JiraSettings(site="acme", email=EMAIL, token=SecretStr(TOKEN), project="OPS", feature_issue_type="Story")
+    adapter = Jira(settings, transport=fake.transport(), policy=FAST)
+    document: dict[str, Any] = {
+        "type": "doc",
+        "version": 1,
+        "content": [
+            {"type": "heading", "attrs": {"level": 2}, "content": [{"type": "text", "text": "Steps to reproduce"}]},
+            {
+                "type": "orderedList",
+                "attrs": {"order": 1},
+                "content": [
+                    {
+                        "type": "listItem",
+                        "content": [{"type": "paragraph", "content": [{"type": "text", "text": "Export"}]}],
+                    }
+                ],
+            },
+        ],
+    }
+
+    receipt = await adapter.create_issue(
+        "Bulk export",
+        "## Steps to reproduce\n\n1. Export",
+        labels=["escalation"],
+        idempotency_key="i-adf",
+        project=PROJECT,  # the configured OPS is not where this one goes
+        description_adf=document,
+        kind="feature",
+    )
+
+    fields: dict[str, Any] = json.loads(fake.requests[0].content)["fields"]
+    assert fields["project"] == {"key": PROJECT}
+    assert fields["issuetype"] == {"name": "Story"}
+    assert fields["description"] == document
+    assert receipt.id.startswith(f"{PROJECT}-")
+    await adapter.aclose()
+
+
+async def test_a_feature_is_filed_as_the_issue_type_when_no_feature_type_is_configured(jira: tuple[Jira, FakeJira]):
+    adapter, fake = jira
+
+    await adapter.create_issue("Bulk export", "Wanted.", labels=[], idempotency_key="i-f", kind="feature")
+
+    assert json.loads(fake.requests[0].content)["fields"]["issuetype"] == {"name": "Bug"}
+
+
 def test_an_empty_body_is_an_empty_adf_document_not_an_empty_text_node():
     assert adf("  \n\n ") == {"type": "doc", "version": 1, "content": []}
 

@@ -18,7 +18,7 @@ from connectors.products import ConfigError
 from connectors.vendors.linear import PAGE_SIZE, Linear, LinearSettings, issue_id_for
 from tests.connectors.contract.conftest import scenario
 from tests.connectors.fakes.base import FAST, json_response
-from tests.connectors.fakes.linear import TEAM_ID, FakeLinear, make
+from tests.connectors.fakes.linear import TEAM_ID, TEAM_KEY, FakeLinear, make
 from tests.connectors.loopback import Delegate, serve
 from tests.connectors.scenario import TOKEN, ago
 
@@ -329,6 +329,33 @@ async def test_a_team_given_by_id_is_used_without_a_lookup():
     assert not sent(fake, "teams")
     assert sent(fake, "issueCreate")[0]["variables"]["input"]["teamId"] == TEAM_ID
     await adapter.aclose()
+
+
+async def test_a_given_project_is_the_team_the_issue_is_created_in():
+    fake = FakeLinear(scenario())
+    adapter = Linear(
+        LinearSettings(token=TOKEN, team="OPS"),  # pyright: ignore[reportArgumentType]
+        policy=FAST,
+        transport=fake.transport(),
+    )
+
+    await adapter.create_issue(
+        "One", "## Steps\n\n1. Export", labels=[], idempotency_key="k-proj", project=TEAM_KEY, kind="bug"
+    )
+
+    assert sent(fake, "teams")[0]["variables"] == {"key": TEAM_KEY}
+    create = sent(fake, "issueCreate")[0]["variables"]["input"]
+    assert (create["teamId"], create["description"]) == (TEAM_ID, "## Steps\n\n1. Export")
+    await adapter.aclose()
+
+
+async def test_an_unknown_project_team_is_not_found_naming_the_projects_variable(linear: tuple[Linear, FakeLinear]):
+    adapter, fake = linear
+
+    with pytest.raises(NotFoundError, match="ESCALATION_TRACKER_PROJECTS"):
+        await adapter.create_issue("One", "", labels=[], idempotency_key="k-p", project="NOPE")
+
+    assert not sent(fake, "issueCreate")
 
 
 async def test_an_unknown_team_key_is_not_found_naming_the_variable():

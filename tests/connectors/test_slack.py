@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from pydantic import SecretStr
@@ -173,6 +174,28 @@ async def test_a_post_goes_out_as_json_with_the_bot_token_and_its_receipt_links_
     assert receipt.url is not None
     assert receipt.url.startswith(f"https://acme.slack.com/archives/{channel_id}/p")
     assert fake.messages[-1]["username"] == BOT_NAME
+
+
+async def test_a_post_with_blocks_sends_them_with_the_text_as_fallback_and_no_unfurling(
+    slack: tuple[Slack, FakeSlack],
+):
+    adapter, fake = slack
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": "ESCALATION: Globex export", "emoji": True}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": "*Severity:* high"}},
+    ]
+
+    await adapter.post_message(
+        "#support-escalations", "*ESCALATION: Globex export*", idempotency_key="kb", blocks=blocks
+    )
+
+    assert json.loads(fake.requests[0].content) == {
+        "channel": "support-escalations",
+        "text": "*ESCALATION: Globex export*",
+        "blocks": blocks,
+        "unfurl_links": False,
+        "unfurl_media": False,
+    }
 
 
 async def test_a_post_accepts_a_channel_id_and_is_then_found_by_a_search(slack: tuple[Slack, FakeSlack]):

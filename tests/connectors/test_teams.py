@@ -263,6 +263,18 @@ async def test_a_post_by_channel_name_is_resolved_in_the_team_and_sent_as_escape
     assert receipt.url.startswith("https://teams.microsoft.com/l/message/")
 
 
+async def test_a_post_with_html_sends_that_html_as_the_body_not_the_escaped_text(teams: tuple[Teams, FakeTeams]):
+    adapter, fake = teams
+    rendered = "<h2>ESCALATION: Globex export</h2>\n<p><strong>Severity:</strong> high &amp; rising</p>"
+
+    await adapter.post_message(
+        f"{TEAM_ID}/{fake.channels['eng-data']}", "## ESCALATION: Globex export", idempotency_key="kh", html=rendered
+    )
+
+    (post,) = fake.requests
+    assert body_of(post) == {"body": {"contentType": "html", "content": rendered}}
+
+
 async def test_a_posted_message_is_found_by_a_later_search_as_it_was_written(teams: tuple[Teams, FakeTeams]):
     adapter, _ = teams
 

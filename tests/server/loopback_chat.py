@@ -21,6 +21,7 @@ from collections.abc import Generator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -117,7 +118,15 @@ class LoopbackChat:
     async def search_messages(self, query: str, *, limit: int = 10, cursor: str | None = None) -> Page[Message]:
         return Page[Message](items=[])
 
-    async def post_message(self, channel: str, text: str, *, idempotency_key: str) -> WriteReceipt:
+    async def post_message(
+        self,
+        channel: str,
+        text: str,
+        *,
+        idempotency_key: str,
+        blocks: list[dict[str, Any]] | None = None,
+        html: str | None = None,
+    ) -> WriteReceipt:
         answer = await self._http.post("/post", json={"channel": channel, "text": text, "key": idempotency_key})
         answer.raise_for_status()
         return WriteReceipt(id=answer.json()["id"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import unicodedata
 from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
 
 import anyio
 import pytest
@@ -41,7 +42,17 @@ class SlowTracker:
         await anyio.sleep(60)
         return Page[TrackerIssue](items=[])
 
-    async def create_issue(self, title: str, body: str, *, labels: list[str], idempotency_key: str) -> WriteReceipt:
+    async def create_issue(
+        self,
+        title: str,
+        body: str,
+        *,
+        labels: list[str],
+        idempotency_key: str,
+        project: str | None = None,
+        description_adf: dict[str, Any] | None = None,
+        kind: Literal["bug", "feature"] | None = None,
+    ) -> WriteReceipt:
         raise NotImplementedError
 
 
@@ -53,7 +64,15 @@ class TimingOutChat:
     async def search_messages(self, query: str, *, limit: int = 10, cursor: str | None = None) -> Page[Message]:
         raise ConnectorTimeout("timing-out-chat", "no answer within 2.0 s (read)")
 
-    async def post_message(self, channel: str, text: str, *, idempotency_key: str) -> WriteReceipt:
+    async def post_message(
+        self,
+        channel: str,
+        text: str,
+        *,
+        idempotency_key: str,
+        blocks: list[dict[str, Any]] | None = None,
+        html: str | None = None,
+    ) -> WriteReceipt:
         raise NotImplementedError
 
 
@@ -65,7 +84,15 @@ class DownChat:
     async def search_messages(self, query: str, *, limit: int = 10, cursor: str | None = None) -> Page[Message]:
         raise UpstreamError("down-chat", "503 from the chat vendor", status=503)
 
-    async def post_message(self, channel: str, text: str, *, idempotency_key: str) -> WriteReceipt:
+    async def post_message(
+        self,
+        channel: str,
+        text: str,
+        *,
+        idempotency_key: str,
+        blocks: list[dict[str, Any]] | None = None,
+        html: str | None = None,
+    ) -> WriteReceipt:
         raise NotImplementedError
 
 

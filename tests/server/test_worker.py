@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -36,7 +37,15 @@ class FakeChat:
     async def search_messages(self, query: str, *, limit: int = 10, cursor: str | None = None) -> Page[Message]:
         return Page[Message](items=[])
 
-    async def post_message(self, channel: str, text: str, *, idempotency_key: str) -> WriteReceipt:
+    async def post_message(
+        self,
+        channel: str,
+        text: str,
+        *,
+        idempotency_key: str,
+        blocks: list[dict[str, Any]] | None = None,
+        html: str | None = None,
+    ) -> WriteReceipt:
         if self.failing:
             raise UpstreamError("fake", "503 from the chat")
         self.posts.append((channel, idempotency_key, text))

@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 from mcp import Client
+from mcp.client.session import ClientRequestContext, ElicitationFnT
+from mcp.types import ElicitRequestParams, ElicitResult, ErrorData
 
 from connectors import CATEGORIES, Connectors
 from connectors.errors import UpstreamError
@@ -26,6 +28,8 @@ from server.app import build_server
 from server.models import Target
 from server.settings import Settings
 from server.wiring import open_connectors
+from tests.connectors.fakes import linear as linear_fakes
+from tests.connectors.fakes import teams as teams_fakes
 from tests.connectors.loopback import Delegate, serve_all, vendor_adapters, vendor_fakes
 from tests.connectors.scenario import ANCHOR, SCENARIO
 from tests.server.loopback_chat import LoopbackChat, Posts, chat_server
@@ -61,11 +65,19 @@ class FlakyChat(LoopbackChat):
 
     failures = 0
 
-    async def post_message(self, channel: str, text: str, *, idempotency_key: str) -> WriteReceipt:
+    async def post_message(
+        self,
+        channel: str,
+        text: str,
+        *,
+        idempotency_key: str,
+        blocks: list[dict[str, Any]] | None = None,
+        html: str | None = None,
+    ) -> WriteReceipt:
         if self.failures:
             self.failures -= 1
             raise UpstreamError("loopback", "503 from the chat server")
-        return await super().post_message(channel, text, idempotency_key=idempotency_key)
+        return await super().post_message(channel, text, idempotency_key=idempotency_key, blocks=blocks, html=html)
 
 
 @pytest.fixture
@@ -76,7 +88,10 @@ def writes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Open:
 
     @asynccontextmanager
     async def open_writes(
-        channels: dict[Target, str] = CHANNELS, projects: dict[Target, str] = PROJECTS
+        channels: dict[Target, str] = CHANNELS,
+        projects: dict[Target, str] = PROJECTS,
+        elicitation_callback: ElicitationFnT | None = None,
+        mode: str = "auto",
     ) -> AsyncGenerator[Writes]:
         settings = Settings(
             ledger_path=tmp_path / "ledger.db", writes=True, channels=channels, tracker_projects=projects
@@ -87,7 +102,7 @@ def writes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Open:
             wired = dataclasses.replace(local, chat=chat)
             try:
                 server = build_server(settings, connectors=wired, clock=lambda: NOW)
-                async with Client(server, cache=None) as client:
+                async with Client(server, mode=mode, cache=None, elicitation_callback=elicitation_callback) as client:
                     yield Writes(Surface(client, settings.ledger_path), posts, wired)
             finally:
                 await chat.aclose()
@@ -401,14 +416,120 @@ async def test_slack_and_jira_on_loopback_get_exactly_the_previewed_payloads_onc
     assert sent == {
         "channel": "eng-data",
         "text": posts["writes"][0]["payload"]["text"],
+        "blocks": posts["writes"][0]["payload"]["blocks"],
         "unfurl_links": False,
         "unfurl_media": False,
     }
+    assert sent["blocks"][0]["type"] == "header"
     assert "4111" not in post.content.decode()
     assert "jane.doe" not in post.content.decode()
     assert "<!channel>" not in sent["text"]  # escaped for Slack: no mass notification
     (created,) = [r for r in tracker.seen if r.method == "POST" and r.url.path.endswith("/rest/api/3/issue")]
     jira_fields = json.loads(created.content)["fields"]
     assert jira_fields["summary"] == issue["writes"][0]["payload"]["title"]
+    assert jira_fields["project"] == {"key": issue["writes"][0]["destination"]}
+    assert jira_fields["description"] == issue["writes"][0]["payload"]["description_adf"]
+    assert jira_fields["issuetype"] == {"name": "Bug"}
+    headings = [n["content"][0]["text"] for n in jira_fields["description"]["content"] if n["type"] == "heading"]
+    assert "Steps to reproduce" in headings  # a real heading, not a paragraph holding "## Steps"
     assert "4111" not in created.content.decode()
     assert f"escalation://escalations/{case_id}" in created.content.decode()
+
+
+# -- the real Teams and Linear adapters against their fakes ---------------------------------------------
+
+
+async def test_teams_gets_the_previewed_html_and_linear_the_previewed_markdown_in_the_projects_team(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in [n for n in os.environ if n.startswith("ESCALATION_")]:
+        monkeypatch.delenv(name)
+    workspace = SCENARIO.shifted_to(ANCHOR)
+    teams, teams_fake = teams_fakes.make(workspace)
+    linear, linear_fake = linear_fakes.make(workspace)
+    settings = Settings(
+        ledger_path=tmp_path / "ledger.db",
+        writes=True,
+        channels={"engineering": "eng-data"},
+        tracker_projects={"engineering": linear_fakes.TEAM_KEY},
+    )
+    local = open_connectors(settings, now=NOW)
+    wired = dataclasses.replace(local, chat=teams, tracker=linear)
+    try:
+        server = build_server(settings, connectors=wired, clock=lambda: NOW)
+        async with Client(server, cache=None) as client:
+            surface = Surface(client, settings.ledger_path)
+            case_id = await surface.new_escalation()
+            post = await surface.call("post_brief", {"escalation_id": case_id})
+            issue = await surface.call("file_tracker_issue", {"escalation_id": case_id})
+            for tool, preview in (("post_brief", post), ("file_tracker_issue", issue)):
+                await surface.call(tool, {"escalation_id": case_id, "confirm": preview["preview_hash"]})
+    finally:
+        await teams.aclose()
+        await linear.aclose()
+        await local.aclose()
+
+    html = post["writes"][0]["payload"]["html"]
+    assert "<h2>ESCALATION: Intermittent HTTP 500 on POST /v2/orders</h2>" in html
+    (sent,) = [r for r in teams_fake.requests if r.method == "POST" and r.url.path.endswith("/messages")]
+    assert json.loads(sent.content) == {"body": {"contentType": "html", "content": html}}
+    payload = issue["writes"][0]["payload"]
+    assert (payload["kind"], "description_adf" in payload) == ("bug", False)
+    (create,) = [
+        json.loads(r.content)["variables"]["input"] for r in linear_fake.requests if b"issueCreate" in r.content
+    ]
+    assert create["teamId"] == linear_fakes.TEAM_ID
+    assert (create["title"], create["description"]) == (payload["title"], payload["body"])
+    assert "## Steps to reproduce\n\n1. POST a valid order to /v2/orders 100 times" in create["description"]
+
+
+# -- asking the person instead of passing the hash -------------------------------------------------------
+
+
+def answering(send: bool, asked: list[str]) -> ElicitationFnT:
+    async def answer(context: ClientRequestContext, params: ElicitRequestParams) -> ElicitResult | ErrorData:
+        asked.append(params.message)
+        return ElicitResult(action="accept", content={"send": send})
+
+    return answer
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"])  # asked in an input-required round, or mid-call
+async def test_a_client_that_can_ask_the_person_sends_on_their_yes_in_one_call(writes: Open, mode: str) -> None:
+    asked: list[str] = []
+    async with writes(elicitation_callback=answering(True, asked), mode=mode) as w:
+        case_id = await w.surface.new_escalation()
+
+        sent = await w.surface.call("post_brief", {"escalation_id": case_id})
+
+        (question,) = asked
+        assert sent["sent"] is True
+        assert f"(preview {sent['preview_hash']})" in question
+        assert "chat message to #eng-escalations" in question
+        assert "Intermittent HTTP 500 on POST /v2/orders" in question
+        assert w.posts.texts() == [sent["writes"][0]["payload"]["text"]]
+
+
+async def test_when_the_person_says_no_nothing_is_sent_or_stored(writes: Open) -> None:
+    asked: list[str] = []
+    async with writes(elicitation_callback=answering(False, asked)) as w:
+        case_id = await w.surface.new_escalation()
+
+        answer = await w.surface.call("file_tracker_issue", {"escalation_id": case_id})
+
+        assert len(asked) == 1
+        assert answer["sent"] is False
+        assert answer["notes"] == ["The person said no when asked; nothing was sent."]
+        assert w.outbox_rows() == 0
+
+
+async def test_a_passed_hash_is_used_without_asking_even_when_the_client_could_ask(writes: Open) -> None:
+    asked: list[str] = []
+    async with writes(elicitation_callback=answering(False, asked)) as w:
+        case_id = await w.surface.new_escalation()
+        preview = await w.surface.call("post_brief", {"escalation_id": case_id})  # asked, and said no
+        sent = await w.surface.call("post_brief", {"escalation_id": case_id, "confirm": preview["preview_hash"]})
+
+        assert len(asked) == 1
+        assert sent["sent"] is True
+        assert len(w.posts.texts()) == 1

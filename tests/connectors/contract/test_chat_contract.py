@@ -38,3 +38,16 @@ async def test_a_post_lands_once_per_idempotency_key(chat: Subject):
     assert not first.duplicate
     assert again.duplicate
     assert again.id == first.id
+
+
+async def test_a_post_with_rich_renderings_is_accepted_and_found_by_its_words(chat: Subject):
+    blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": "Escalating *Zyzzyva* export"}}]
+    html = "<p>Escalating <strong>Zyzzyva</strong> export</p>"
+
+    receipt = await chat.adapter.post_message(
+        "support-escalations", "Escalating Zyzzyva export", idempotency_key="p-rich", blocks=blocks, html=html
+    )
+    found = await chat.adapter.search_messages("zyzzyva", limit=5)
+
+    assert receipt.id
+    assert [" ".join(m.text.split()) for m in found.items] == ["Escalating Zyzzyva export"]

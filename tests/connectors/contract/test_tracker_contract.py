@@ -54,3 +54,13 @@ async def test_a_created_issue_lands_once_per_idempotency_key_and_can_be_found(t
     assert again.id == first.id
     found = await tracker.adapter.search_issues("regression", limit=20)
     assert [i.title for i in found.items].count("Globex export regression") == 1
+
+
+async def test_a_feature_request_in_the_configured_project_lands_and_can_be_found(tracker: Subject):
+    receipt = await tracker.adapter.create_issue(
+        "Zyzzyva bulk export", "Wanted by 3 customers.", labels=["escalation"], idempotency_key="i-f", kind="feature"
+    )
+
+    found = await tracker.adapter.search_issues("zyzzyva", limit=5)
+    assert receipt.id
+    assert [i.title for i in found.items] == ["Zyzzyva bulk export"]
