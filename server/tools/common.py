@@ -41,7 +41,11 @@ def new_id() -> str:
 
 async def load_case(state: AppState, escalation_id: str) -> Escalation:
     """The stored case; a ToolError the model can act on when there is none."""
-    record = await load_record(state, escalation_id)
+    return case_of(await load_record(state, escalation_id))
+
+
+def case_of(record: EscalationRecord) -> Escalation:
+    """The case itself, without the timeline and follow-ups the ledger returned with it."""
     return Escalation.model_validate(record.model_dump(exclude={"timeline", "followups"}))
 
 

@@ -12,7 +12,6 @@ from server import followthrough
 from server.caller import caller
 from server.models import (
     OPEN_STATUSES,
-    Escalation,
     EscalationFilter,
     EscalationStatus,
     EscalationSummary,
@@ -24,7 +23,7 @@ from server.models import (
 from server.state import AppState
 from server.store import InvalidCursor
 from server.tools.brief import rerender
-from server.tools.common import event, load_record, state_of
+from server.tools.common import case_of, event, load_record, state_of
 from server.tools.schedule import replan
 
 Action = Literal["update", "severity", "de_escalate", "resolve", "lesson"]
@@ -91,7 +90,7 @@ async def update_escalation(
     """Record an update, change severity, de-escalate, resolve, or add a lesson; ending returns the checklist."""
     state = state_of(ctx)
     record = await load_record(state, escalation_id)
-    escalation = Escalation.model_validate(record.model_dump(exclude={"timeline", "followups"}))
+    escalation = case_of(record)
     now = state.clock()
     if escalation.status not in OPEN_STATUSES and action in ("severity", "de_escalate", "resolve"):
         raise ToolError(f"escalation {escalation_id} is {escalation.status} already; record an update or lesson")
@@ -108,7 +107,7 @@ async def update_escalation(
         changed = rerender(state, escalation.model_copy(update={"severity": severity, "updated_at": now}))
         events.append(event(state, "severity_changed", f"{escalation.severity} -> {severity}: {note}"))
         # The cadence restarts from now at the new severity: the old follow-ups are replaced.
-        followups, _ = await replan(state, changed, now)
+        followups, _ = await replan(state, changed, severity, now)
         events.append(event(state, "followups_scheduled", f"{severity} cadence from now; {len(followups)} due"))
         await state.ledger.schedule(escalation.id, followups, *events, escalation=changed)
         return _result(escalation.id, changed.status, severity, pending, record.timeline + events, ended=False)

@@ -62,7 +62,8 @@ async def schedule_followup(
         raise ToolError("start must be between 2000 and 2100, e.g. 2026-11-20T09:00:00Z")
     followups, zones = await replan(
         state,
-        escalation.model_copy(update={"severity": level}),
+        escalation,
+        level,
         begin,
         count=count,
         timezone=timezone,
@@ -91,6 +92,7 @@ async def schedule_followup(
 async def replan(
     state: AppState,
     escalation: Escalation,
+    level: Severity,
     begin: datetime,
     *,
     count: int = 3,
@@ -98,12 +100,9 @@ async def replan(
     country: str | None = None,
     customer_every_hours: float | None = None,
 ) -> tuple[list[Followup], list[ZoneSchedule]]:
-    """The follow-ups `escalation`'s severity demands from `begin`: internal on the team's clock, customer
-    ones on each customer's; soonest first."""
+    """The follow-ups severity `level` demands for `escalation` from `begin`: internal on the team's clock,
+    customer ones on each customer's; soonest first."""
     settings = state.settings
-    level = escalation.severity
-    if level is None:
-        raise ToolError("severity unknown: run assess_impact on the case first, or pass severity")
 
     def calendar(zone: str, nation: str | None) -> cadence.BusinessCalendar:
         try:
