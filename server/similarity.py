@@ -21,7 +21,7 @@ import math
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Literal, Protocol, cast
@@ -907,19 +907,17 @@ def concepts(text: str) -> tuple[frozenset[str], frozenset[str]]:
     return areas, frozenset(c.key for c in failures)
 
 
-def grams(text: str) -> Counter[str]:
-    """Word-bounded character trigrams of Latin words and bigrams of CJK runs."""
-    norm = normalize(text)
-    out: Counter[str] = Counter()
+def grams(text: str, *, normalized: bool = False) -> Counter[str]:
+    """Word-bounded character trigrams of Latin words and bigrams of CJK runs (of `normalize(text)`,
+    or of `text` itself when the caller already normalized it)."""
+    norm = text if normalized else normalize(text)
+    found: list[str] = []
     for word in _LATIN_WORD.findall(norm):
         padded = f" {word} "
-        out.update(padded[i : i + 3] for i in range(len(padded) - 2))
+        found += [padded[i : i + 3] for i in range(len(padded) - 2)]
     for run in _CJK_RUN.findall(norm):
-        if len(run) == 1:
-            out[run] += 1
-        else:
-            out.update(run[i : i + 2] for i in range(len(run) - 1))
-    return out
+        found += [run] if len(run) == 1 else [run[i : i + 2] for i in range(len(run) - 1)]
+    return Counter(found)
 
 
 @dataclass(frozen=True)
@@ -969,14 +967,33 @@ class IDF:
 
     def cosine(self, a: Counter[str], b: Counter[str]) -> float:
         """TF-IDF cosine of two n-gram bags (sublinear term frequency)."""
-        if not a or not b:
-            return 0.0
-        wa = {g: (1 + math.log(c)) * self.weight(g) for g, c in a.items()}
-        wb = {g: (1 + math.log(c)) * self.weight(g) for g, c in b.items()}
-        dot = sum(w * wb[g] for g, w in wa.items() if g in wb)
+        return self.against(a)(b)
+
+    def against(self, a: Counter[str]) -> Callable[[Counter[str]], float]:
+        """`cosine` with `a` fixed: its weights and norm are computed once for every bag compared."""
+        weights: dict[str, float] = {}
+
+        def weigh(bag: Counter[str]) -> dict[str, float]:
+            out: dict[str, float] = {}
+            for g, c in bag.items():
+                w = weights.get(g)
+                if w is None:
+                    w = weights[g] = self.weight(g)
+                out[g] = (1 + math.log(c)) * w
+            return out
+
+        wa = weigh(a)
         na = math.sqrt(sum(w * w for w in wa.values()))
-        nb = math.sqrt(sum(w * w for w in wb.values()))
-        return dot / (na * nb) if na and nb else 0.0
+
+        def cosine(b: Counter[str]) -> float:
+            if not a or not b:
+                return 0.0
+            wb = weigh(b)
+            dot = sum(w * wb[g] for g, w in wa.items() if g in wb)
+            nb = math.sqrt(sum(w * w for w in wb.values()))
+            return dot / (na * nb) if na and nb else 0.0
+
+        return cosine
 
 
 @dataclass(frozen=True)
@@ -1011,6 +1028,7 @@ class Matcher:
         """One verdict per text, in order."""
         areas, failures = sorted(self.issue.areas), sorted(self.issue.failures)
         shares: list[tuple[int, float, float]] = []
+        bags: dict[int, Counter[str]] = {}
         for n, text in enumerate(texts):
             norm = normalize(text)
             area = _share(areas, norm)
@@ -1020,11 +1038,11 @@ class Matcher:
             if failures and not failure:
                 continue
             shares.append((n, area, failure))
-        bags = {n: grams(texts[n]) for n, _, _ in shares}
-        idf = IDF([self.issue.grams, *bags.values()])
+            bags[n] = grams(norm, normalized=True)
+        cosine = IDF([self.issue.grams, *bags.values()]).against(self.issue.grams)
         out = [_NO] * len(texts)
         for n, area, failure in shares:
-            cos = idf.cosine(self.issue.grams, bags[n])
+            cos = cosine(bags[n])
             if areas and failures:
                 out[n] = Verdict(True, round(0.35 * area + 0.35 * failure + 0.3 * min(1.0, 2 * cos), 3))
             elif areas or failures:

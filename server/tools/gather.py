@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 from typing import Annotated, Any, Literal
 
+import anyio
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
@@ -30,6 +31,7 @@ from server.tools.common import (
 from server.untrusted import clean_record, new_nonce
 
 MAX_LINKS = 12
+CONVERSATIONS_FETCHED = 5  # tickets fetched whole for their comments when a search left them out
 SHOWN_ACCOUNTS = 25
 
 
@@ -148,7 +150,7 @@ async def _facts(state: AppState, issue: str, report: context.ContextReport) -> 
             with contextlib.suppress(ConnectorError):
                 matching.append(clean_record(await state.connectors.support.get_ticket(ticket_id)))
     own = [t for t in matching if named and (t.customer or "").lower() == named.lower()]
-    primary = own or matching
+    primary = await _with_conversations(state, own or matching)
     segment = case.segment_in(issue)
     accounts: list[AffectedAccount] = []
     if segment is not None and state.connectors.crm is not None:
@@ -192,6 +194,29 @@ async def _facts(state: AppState, issue: str, report: context.ContextReport) -> 
         open_issues=findings.open_issues,
         workarounds=findings.workarounds,
     )
+
+
+async def _with_conversations(state: AppState, tickets: list[Ticket]) -> list[Ticket]:
+    """`tickets`, the first few fetched whole where a search returned them without their comments.
+
+    Vendor search APIs return tickets without their conversation, and the conversation holds what the
+    team tried and what it last told the customer.
+    """
+    support = state.connectors.support
+    wanted = [t.id for t in tickets if not t.comments][:CONVERSATIONS_FETCHED]
+    if support is None or not wanted:
+        return tickets
+    fetched: dict[str, Ticket] = {}
+
+    async def one(ticket_id: str) -> None:
+        with contextlib.suppress(ConnectorError):
+            fetched[ticket_id] = clean_record(await support.get_ticket(ticket_id))
+
+    with anyio.move_on_after(state.settings.source_timeout):
+        async with anyio.create_task_group() as group:
+            for ticket_id in wanted:
+                group.start_soon(one, ticket_id)
+    return [fetched.get(t.id, t) for t in tickets]
 
 
 def _trend(related: RelatedReports | None) -> Literal["growing", "stable"] | None:

@@ -160,6 +160,32 @@ async def test_an_exact_name_comes_before_a_prefix_which_comes_before_a_substrin
     assert [a.name for a in await workspace.search_accounts("acme", limit=1)] == ["Acme"]
 
 
+async def test_account_search_matches_inside_names_and_domains_and_takes_quotes_and_wildcards_literally(
+    tmp_path: Path,
+):
+    file = tmp_path / "workspace.json"
+    accounts = [
+        Account(id="a1", name='The "Quoted" Co', domain="quoted.example"),
+        Account(id="a2", name="100% Uptime_Labs", domain="uptime-labs.example"),
+        Account(id="a3", name="Nordwind Logistik", domain="nordwind.de"),
+        Account(id="a4", name="Bürogeräte Weiß", domain="buero.example"),
+    ]
+    file.write_text(Workspace(accounts=accounts).model_dump_json(), "utf-8")
+    workspace = LocalWorkspace.open(file)
+
+    async def names(query: str) -> list[str]:
+        return [a.name for a in await workspace.search_accounts(query)]
+
+    assert await names("wind logi") == ["Nordwind Logistik"]  # inside the name, across a space
+    assert await names("WIND.DE") == ["Nordwind Logistik"]  # inside the domain, any case
+    assert await names('"quoted"') == ['The "Quoted" Co']
+    assert await names("0% up") == ["100% Uptime_Labs"]  # % and _ are characters, not wildcards
+    assert await names("s_la") == []
+    assert await names("geräte") == ["Bürogeräte Weiß"]
+    assert await names("nd") == ["Nordwind Logistik"]  # shorter than a trigram: still found
+    assert await names("") == sorted(a.name for a in accounts)
+
+
 async def test_open_deals_leave_out_closed_stages(workspace: LocalWorkspace):
     assert [d.id for d in await workspace.open_deals("acc_acme")] == ["deal_acme_expansion"]
     assert await workspace.open_deals("acc_globex") == []  # closed_won only

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from pathlib import Path
+from typing import Any, cast
 
-from tests.server.surface import ISSUE, Connect
+from mcp import Client
+
+from connectors import Connectors
+from connectors.local import LocalWorkspace
+from connectors.models import Page, Ticket, WriteReceipt
+from server.app import build_server
+from server.settings import Settings
+from tests.server.surface import ISSUE, NOW, Connect
 
 pytest_plugins = ["tests.server.surface"]
 
@@ -211,3 +220,50 @@ async def test_korean_brief_from_the_case_formats_money_and_time_natively(connec
     assert ko["markdown"].startswith("> **초안: 아직 전달할 수 없습니다.** 빠진 항목: 재현 절차(repro_steps)")
     assert "業務停止" in ja["markdown"]
     assert "、" in ja["markdown"].splitlines()[0]
+
+
+class _SearchWithoutConversations:
+    """The demo workspace's tickets as a vendor's search API returns them: without their comments."""
+
+    name = "vendor-like"
+
+    def __init__(self, workspace: LocalWorkspace) -> None:
+        self._workspace = workspace
+
+    async def search_tickets(
+        self,
+        query: str,
+        *,
+        customer: str | None = None,
+        since: datetime | None = None,
+        limit: int = 10,
+        cursor: str | None = None,
+    ) -> Page[Ticket]:
+        page = await self._workspace.search_tickets(query, customer=customer, since=since, limit=limit, cursor=cursor)
+        return page.model_copy(update={"items": [t.model_copy(update={"comments": []}) for t in page.items]})
+
+    async def get_ticket(self, ticket_id: str) -> Ticket:
+        return await self._workspace.get_ticket(ticket_id)
+
+    async def add_internal_note(self, ticket_id: str, body: str, *, idempotency_key: str) -> WriteReceipt:
+        return await self._workspace.add_internal_note(ticket_id, body, idempotency_key=idempotency_key)
+
+
+async def test_what_was_tried_and_said_come_from_the_conversation_when_a_search_returns_tickets_without_it(
+    tmp_path: Path,
+) -> None:
+    workspace = LocalWorkspace.open(now=NOW)
+    connectors = Connectors(
+        support=_SearchWithoutConversations(workspace), crm=workspace, tracker=workspace, knowledge=workspace
+    )
+    server = build_server(Settings(ledger_path=tmp_path / "ledger.db"), connectors=connectors, clock=lambda: NOW)
+    try:
+        async with Client(server) as client:
+            result = await client.call_tool("gather_context", {"issue": ISSUE, "customer": "Acme Corp"})
+    finally:
+        workspace.close()
+
+    assert not result.is_error, result.content
+    facts = cast(dict[str, Any], result.structured_content)["case"]
+    assert "Priya Natarajan" in facts["last_customer_update"]
+    assert facts["tried"], "the team's internal notes name what it tried"
