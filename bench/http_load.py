@@ -179,6 +179,7 @@ class Run:
     latencies: list[float]
     errors: list[str]
     server_cpu: float | None = None  # seconds the server process spent on the run
+    client_cpu: float = 0.0  # seconds this process (the clients) spent on the run
 
     @property
     def calls(self) -> int:
@@ -254,20 +255,26 @@ def main() -> None:
                 f"streamable HTTP on 127.0.0.1: {clients} clients x {calls} calls "
                 f"(tool call and tools/list alternating), auth: {args.auth} (real server only)"
             )
-            print(f"  {'':<36} {'calls/s':>9} {'p50':>11} {'p99':>11} {'server cpu/call':>14} {'errors':>7}")
+            print(
+                f"  {'':<36} {'calls/s':>9} {'p50':>11} {'p99':>11} {'server cpu/call':>14} {'client cpu/call':>14}"
+                f" {'errors':>7}"
+            )
             for version, mode in MODES.items():
                 runs: dict[str, Run] = {}
                 for target in (bare, real):  # same order every time: the baseline first
                     cpu_before = cpu_seconds(target.process.pid)
+                    client_before = time.process_time()
                     run = anyio.run(load, target, mode, clients, calls)
+                    run.client_cpu = time.process_time() - client_before
                     cpu_after = cpu_seconds(target.process.pid)
                     if cpu_before is not None and cpu_after is not None:
                         run.server_cpu = cpu_after - cpu_before
                     runs[target.name] = run
                     cpu = f"{run.server_cpu / run.calls * 1000:9.2f} ms" if run.server_cpu and run.calls else "n/a"
+                    client = f"{run.client_cpu / run.calls * 1000:9.2f} ms" if run.calls else "n/a"
                     print(
                         f"  {target.name + ' ' + version:<36} {run.throughput:9.0f} {ms(run.quantile(0.5)):>11}"
-                        f" {ms(run.quantile(0.99)):>11} {cpu:>14} {len(run.errors):>7}"
+                        f" {ms(run.quantile(0.99)):>11} {cpu:>14} {client:>14} {len(run.errors):>7}"
                     )
                     for error in sorted(set(run.errors))[:5]:
                         print(f"      {error[:200]}")

@@ -24,6 +24,7 @@ from pydantic import Field, ValidationError
 from connectors import CATEGORIES, Connectors
 from connectors.errors import ConnectorError
 from server.brief import BriefRenderer
+from server.list_cache import ToolListCache
 from server.schema import argument_problems, compact, shallow
 from server.settings import Settings
 from server.startup import apply_log_level
@@ -157,6 +158,7 @@ def build_server(
         instructions=INSTRUCTIONS,
         lifespan=lifespan,
         tools=[_tool(fn, annotations) for fn, annotations in (*TOOLS, *(WRITE_TOOLS if settings.writes else ()))],
+        middleware=[ToolListCache()],
     )
 
     # resources

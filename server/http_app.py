@@ -72,7 +72,7 @@ def build_http_app(server: MCPServer[Any], access: HttpAccess) -> Starlette:
     inner: ASGIApp = mcp_app
     middleware = [Middleware(RebindingGuard, security=security, open_paths=open_paths)]
     if access.verifier is not None:
-        inner = AccessGate(mcp_app, scopes=access.scopes, metadata_url=metadata_url)
+        inner = AccessGate(mcp_app, scopes=access.scopes, metadata_url=metadata_url, writes=access.writes)
         middleware += [
             # Audience, issuer and expiry are the verifier's: the backend gets no resource URL to compare.
             Middleware(AuthenticationMiddleware, backend=BearerAuthBackend(access.verifier)),
@@ -122,10 +122,12 @@ class AccessGate:
         *,
         scopes: Scopes,
         metadata_url: str | None,
+        writes: bool = True,
         max_body: int = DEFAULT_MAX_REQUEST_BODY_SIZE,
     ) -> None:
         self.app = app
         self.scopes = scopes
+        self.writes = writes
         self.metadata_url = metadata_url
         self.max_body = max_body
 
@@ -142,8 +144,8 @@ class AccessGate:
         if self.scopes.read not in granted:
             await self._refuse(send, 403, "insufficient_scope", (self.scopes.read,))
             return
-        if scope["method"] != "POST" or self.scopes.write in granted:
-            await self.app(scope, receive, send)
+        if scope["method"] != "POST" or not self.writes or self.scopes.write in granted:
+            await self.app(scope, receive, send)  # without write tools, nothing needs the write scope
             return
         # Without the write scope, look at what is called: the JSON-RPC body is the authority,
         # parsed in full so no escaping (`tools\/call`) slips a write past the check.

@@ -298,6 +298,7 @@ class HttpAccess:
     issuer: str | None
     allowed_hosts: tuple[str, ...]
     allowed_origins: tuple[str, ...]
+    writes: bool = True  # write tools registered: a call may need the write scope
 
 
 def is_loopback(host: str) -> bool:
@@ -415,4 +416,5 @@ def http_access(settings: Settings, host: str) -> HttpAccess:
         issuer=settings.auth_issuer,
         allowed_hosts=tuple(dict.fromkeys(hosts)),
         allowed_origins=tuple(dict.fromkeys(origins)),
+        writes=settings.writes,
     )

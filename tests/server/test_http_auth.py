@@ -311,7 +311,7 @@ async def test_a_token_without_the_read_scope_gets_403_insufficient_scope(tmp_pa
 
 
 async def test_a_write_tool_needs_the_write_scope_however_the_call_is_spelled(tmp_path: Path, issuer: Issuer):
-    async with oauth_server(tmp_path, issuer) as served:
+    async with oauth_server(tmp_path, issuer, writes=True) as served:
         reader, writer = issuer.token(served.url, scope=READ), issuer.token(served.url)
         spellings = {
             "plain": json.dumps(call("post_brief")).encode(),
