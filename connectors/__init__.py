@@ -8,6 +8,7 @@ an idempotency key so a retried write never lands twice.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -54,6 +55,23 @@ class CRM(Protocol):
         ...
 
     async def open_deals(self, account_id: str) -> list[Deal]: ...
+
+
+@runtime_checkable
+class BulkCRM(Protocol):
+    """A CRM that can also answer many look-ups in one request (optional; the local workspace can).
+
+    Without it a case of 200 affected accounts costs 400 requests, one per name and one per account's
+    deals; callers fall back to those when an adapter lacks these methods.
+    """
+
+    async def accounts_named(self, names: Sequence[str]) -> list[Account]:
+        """The accounts whose name or domain equals one of `names`, ignoring ASCII case."""
+        ...
+
+    async def open_deals_of(self, account_ids: Sequence[str]) -> dict[str, list[Deal]]:
+        """`open_deals` for each of `account_ids`, keyed as given; an account without open deals maps to []."""
+        ...
 
 
 @runtime_checkable

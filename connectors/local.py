@@ -26,7 +26,7 @@ import sqlite3
 import tempfile
 import threading
 import weakref
-from collections.abc import Callable, Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -94,6 +94,7 @@ CREATE INDEX records_customer ON records (kind, customer COLLATE NOCASE, at);
 ANALYZE records;
 """
 RANK_BLOCK = 500  # matches ranked together; see LocalWorkspace._ranked
+_IN_CHUNK = 500  # values per IN (...) list: far below SQLite's limit on bound parameters
 _CHUNK = 2000  # records per executemany: large enough to amortise the call, small enough to hold
 _FROM_STAGING = (
     """
@@ -556,6 +557,45 @@ class LocalWorkspace:
             return Page[Account](items=items, next_cursor=_cursor(offset + limit, scope) if more else None)
 
         return await self._read(find)
+
+    async def accounts_named(self, names: Sequence[str]) -> list[Account]:
+        wanted = list(dict.fromkeys(n.strip() for n in names if n.strip()))
+
+        def find(db: sqlite3.Connection) -> list[Account]:
+            found: list[Account] = []
+            for start in range(0, len(wanted), _IN_CHUNK):
+                chunk = wanted[start : start + _IN_CHUNK]
+                marks = ", ".join("?" * len(chunk))
+                rows: list[tuple[str]] = db.execute(
+                    # NOCASE, as LIKE in search_accounts: ASCII case only. One scan for every name at once.
+                    "SELECT body FROM records WHERE kind = 'account' "
+                    f"AND (customer COLLATE NOCASE IN ({marks}) OR domain COLLATE NOCASE IN ({marks})) "
+                    "ORDER BY customer",
+                    [*chunk, *chunk],
+                ).fetchall()
+                found += [Account.model_validate_json(r[0]) for r in rows]
+            return list({a.id: a for a in found}.values())
+
+        return await self._read(find) if wanted else []
+
+    async def open_deals_of(self, account_ids: Sequence[str]) -> dict[str, list[Deal]]:
+        wanted = list(dict.fromkeys(account_ids))
+
+        def find(db: sqlite3.Connection) -> dict[str, list[Deal]]:
+            by_key: dict[str, list[Deal]] = {}
+            for start in range(0, len(wanted), _IN_CHUNK):
+                chunk = wanted[start : start + _IN_CHUNK]
+                rows: list[tuple[str, str]] = db.execute(
+                    "SELECT customer, body FROM records WHERE kind = 'deal' "
+                    f"AND customer COLLATE NOCASE IN ({', '.join('?' * len(chunk))}) "
+                    "AND json_extract(body, '$.stage') NOT IN ('closed_won', 'closed_lost') ORDER BY id",
+                    chunk,
+                ).fetchall()
+                for customer, body in rows:
+                    by_key.setdefault(customer.lower(), []).append(Deal.model_validate_json(body))
+            return {a: by_key.get(a.lower(), []) for a in wanted}
+
+        return await self._read(find) if wanted else {}
 
     async def open_deals(self, account_id: str) -> list[Deal]:
         def find(db: sqlite3.Connection) -> list[Deal]:

@@ -11,8 +11,9 @@ import anyio
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 
+from connectors import CRM, BulkCRM
 from connectors.errors import ConnectorError
-from connectors.models import Account
+from connectors.models import Account, Deal
 from server import case, context
 from server.caller import caller
 from server.models import AffectedAccount, Escalation, EscalationRecord, EventKind, TimelineEvent
@@ -102,7 +103,7 @@ async def resolve_accounts(state: AppState, names: Sequence[str]) -> list[Affect
     crm = state.connectors.crm
     if crm is None:
         return [AffectedAccount(name=n) for n in dict.fromkeys(names)]
-    found: dict[str, Account] = {}
+    found = await _named_at_once(crm, names)
     problems: list[str] = []
     limiter = anyio.CapacityLimiter(_LOOKUPS_AT_ONCE)
 
@@ -117,11 +118,31 @@ async def resolve_accounts(state: AppState, names: Sequence[str]) -> list[Affect
 
     async with anyio.create_task_group() as group:
         for name in dict.fromkeys(names):
-            group.start_soon(one, name)
+            if name not in found:  # one at a time: the near misses of an unknown name come from here too
+                group.start_soon(one, name)
     if problems:
         raise ToolError(" ".join(sorted(problems)) + " Nothing was changed.")
     accounts = {found[n].id: found[n] for n in dict.fromkeys(names)}
     return [case.affected(a, high_value_arr=state.settings.high_value_arr) for a in accounts.values()]
+
+
+async def _named_at_once(crm: CRM, names: Sequence[str]) -> dict[str, Account]:
+    """Each of `names` a CRM that answers in bulk has as an account's exact name or domain (a name
+    before a domain, as `context.find_account` prefers them); {} for any other CRM or a failed request."""
+    if not isinstance(crm, BulkCRM) or not names:
+        return {}
+    try:
+        accounts = await crm.accounts_named(list(dict.fromkeys(names)))
+    except ConnectorError as exc:
+        log.info("bulk account look-up failed, looking up one by one: %s", exc.kind)
+        return {}
+    by_key: dict[str, Account] = {}
+    for account in accounts:
+        by_key.setdefault(account.name.lower(), account)
+    for account in accounts:
+        if account.domain:
+            by_key.setdefault(account.domain.lower(), account)
+    return {n: by_key[n.lower()] for n in names if n.lower() in by_key}
 
 
 async def segment_accounts(state: AppState, segment: str) -> list[AffectedAccount]:
@@ -158,9 +179,15 @@ async def pending_deals(state: AppState, accounts: Sequence[AffectedAccount]) ->
     total = 0.0
     failed = False
     limiter = anyio.CapacityLimiter(_LOOKUPS_AT_ONCE)
+    distinct = list({a.name: a for a in accounts}.values())[:MAX_ACCOUNTS]
+    known: dict[str, list[Deal]] = {}
+
+    def add(deals: Sequence[Deal]) -> None:
+        nonlocal total
+        total += sum(d.amount or 0 for d in deals if not d.renewal)
 
     async def one(account: AffectedAccount) -> None:
-        nonlocal total, failed
+        nonlocal failed
         async with limiter:
             try:
                 account_id = account.id or (await context.find_account(crm, account.name)).id
@@ -169,10 +196,19 @@ async def pending_deals(state: AppState, accounts: Sequence[AffectedAccount]) ->
                 log.warning("open deals unavailable for one account: %s", type(exc).__name__)
                 failed = True
                 return
-            total += sum(d.amount or 0 for d in deals if not d.renewal)
+            add(deals)
 
     with anyio.move_on_after(state.settings.source_timeout):
+        ids = [a.id for a in distinct if a.id]
+        if isinstance(crm, BulkCRM) and ids:
+            try:
+                known = await crm.open_deals_of(ids)
+            except ConnectorError as exc:
+                log.info("bulk deals look-up failed, looking up one by one: %s", exc.kind)
+        for deals in known.values():
+            add(deals)
         async with anyio.create_task_group() as group:
-            for account in list({a.name: a for a in accounts}.values())[:MAX_ACCOUNTS]:
-                group.start_soon(one, account)
+            for account in distinct:
+                if account.id not in known:
+                    group.start_soon(one, account)
     return None if failed and not total else total

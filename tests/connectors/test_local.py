@@ -186,6 +186,24 @@ async def test_account_search_matches_inside_names_and_domains_and_takes_quotes_
     assert await names("") == sorted(a.name for a in accounts)
 
 
+async def test_accounts_are_looked_up_in_bulk_by_exact_name_or_domain_in_any_ascii_case(workspace: LocalWorkspace):
+    found = await workspace.accounts_named(["GLOBEX", "hooli.example", "Acme", "nobody", "Globex"])
+
+    assert sorted(a.name for a in found) == ["Globex", "Hooli"]  # "Acme" is only a part of "Acme Corp"
+    assert await workspace.accounts_named([]) == []
+
+
+async def test_open_deals_in_bulk_answer_every_account_asked_as_one_at_a_time_would(workspace: LocalWorkspace):
+    asked = ["acc_acme", "acc_globex", "ACC_ACME", "acc_nobody"]
+
+    bulk = await workspace.open_deals_of(asked)
+
+    assert list(bulk) == ["acc_acme", "acc_globex", "ACC_ACME", "acc_nobody"]
+    for account_id in asked:
+        assert [d.id for d in bulk[account_id]] == [d.id for d in await workspace.open_deals(account_id)]
+    assert [d.id for d in bulk["acc_acme"]] == ["deal_acme_expansion"]
+
+
 async def test_open_deals_leave_out_closed_stages(workspace: LocalWorkspace):
     assert [d.id for d in await workspace.open_deals("acc_acme")] == ["deal_acme_expansion"]
     assert await workspace.open_deals("acc_globex") == []  # closed_won only

@@ -6,11 +6,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
 
+import pytest
 from mcp import Client
 
-from connectors import Connectors
+from connectors import BulkCRM, Connectors
 from connectors.local import LocalWorkspace
-from connectors.models import Page, Ticket, WriteReceipt
+from connectors.models import Account, Deal, Page, Ticket, WriteReceipt
 from server.app import build_server
 from server.settings import Settings
 from tests.server.surface import ISSUE, NOW, Connect
@@ -267,3 +268,54 @@ async def test_what_was_tried_and_said_come_from_the_conversation_when_a_search_
     facts = cast(dict[str, Any], result.structured_content)["case"]
     assert "Priya Natarajan" in facts["last_customer_update"]
     assert facts["tried"], "the team's internal notes name what it tried"
+
+
+class _OneAtATimeCRM:
+    """The demo workspace's CRM without the bulk look-ups, as the vendor CRMs answer."""
+
+    name = "one-at-a-time"
+
+    def __init__(self, workspace: LocalWorkspace) -> None:
+        self._workspace = workspace
+
+    async def search_accounts(self, query: str, *, limit: int = 10) -> list[Account]:
+        return await self._workspace.search_accounts(query, limit=limit)
+
+    async def accounts_on_plan(self, plan: str, *, limit: int = 100, cursor: str | None = None) -> Page[Account]:
+        return await self._workspace.accounts_on_plan(plan, limit=limit, cursor=cursor)
+
+    async def open_deals(self, account_id: str) -> list[Deal]:
+        return await self._workspace.open_deals(account_id)
+
+
+@pytest.mark.parametrize(
+    ("issue", "customer"),
+    [
+        (ISSUE, "Acme Corp"),
+        ("Data export is missing rows", None),
+        ("SSO login loop affecting all Enterprise customers", None),
+    ],
+)
+async def test_a_crm_that_looks_up_in_bulk_opens_the_same_case_as_one_looked_up_one_account_at_a_time(
+    tmp_path: Path, issue: str, customer: str | None
+) -> None:
+    workspace = LocalWorkspace.open(now=NOW)
+    cases: list[dict[str, Any]] = []
+    try:
+        for crm in (workspace, _OneAtATimeCRM(workspace)):
+            connectors = Connectors(support=workspace, crm=crm, tracker=workspace, knowledge=workspace)
+            settings = Settings(ledger_path=tmp_path / f"{crm.name}.db")
+            async with Client(build_server(settings, connectors=connectors, clock=lambda: NOW)) as client:
+                arguments = {"issue": issue, **({"customer": customer} if customer else {})}
+                result = await client.call_tool("gather_context", arguments)
+            assert not result.is_error, result.content
+            cases.append(cast(dict[str, Any], result.structured_content)["case"])
+    finally:
+        workspace.close()
+
+    bulk, one_by_one = cases
+    assert isinstance(workspace, BulkCRM)
+    assert not isinstance(_OneAtATimeCRM(workspace), BulkCRM)
+    assert len(bulk["accounts"]) >= 1
+    assert bulk["accounts"] == one_by_one["accounts"]
+    assert bulk["pending_deals"] == one_by_one["pending_deals"]
