@@ -253,7 +253,8 @@ issuer="https://id.ci.invalid/"
 uv run python .ci/oauth_fixture.py "$idp" "$issuer" "$url"
 python3 -m http.server "$jwks_port" --bind 127.0.0.1 --directory "$idp" >"$work/jwks.log" 2>&1 &
 jwks_pid=$!
-ESCALATION_LEDGER_PATH="$work/oauth-ledger.db" ESCALATION_AUTH_ISSUER="$issuer" \
+# Write tools on: the write scope is checked only where a call can write.
+ESCALATION_LEDGER_PATH="$work/oauth-ledger.db" ESCALATION_WRITES=on ESCALATION_AUTH_ISSUER="$issuer" \
   ESCALATION_AUTH_JWKS_URL="http://127.0.0.1:$jwks_port/jwks.json" ESCALATION_HTTP_RESOURCE_URL="$url" \
   ESCALATION_AUTH_TEAM_CLAIM=team setsid uv run escalation-mcp serve --http --host 127.0.0.1 --port "$port" \
   </dev/null >"$work/oauth-server.log" 2>&1 &

@@ -29,6 +29,9 @@ class Frozen(BaseModel):
 class CaseFlags(Frozen):
     """Facts severity and routing share; omit unknowns."""
 
+    # A tool argument: "yes" or 1 for a boolean is refused with a plain error, never read as true.
+    model_config = ConfigDict(frozen=True, strict=True)
+
     production_down: bool | None = None
     data_loss: bool | None = Field(default=None, description="Lost or at risk.")
     security: Literal["none", "concern", "breach"] | None = None

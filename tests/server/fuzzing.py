@@ -87,9 +87,8 @@ WEIRD_IDS = (
     "\x00" * 8,
     "esc_123",
 )
-# False until the nested argument models refuse what lax mode coerces: `flags` (CaseFlags, server/models.py)
-# still reads "yes" or 1 as true. Set ConfigDict(strict=True) on it, then flip this.
-NESTED_COERCIONS_REFUSED = False
+# The nested argument models refuse what lax mode would coerce ("yes" or 1 for a boolean in `flags`).
+NESTED_COERCIONS_REFUSED = True
 _KEEP = object()  # "keep the generated value"
 DEMO_ACCOUNTS = ("Acme Corp", "Globex", "Hooli", "Initech", "Soylent Foods")
 CONTROL = "".join(chr(c) for c in (*range(32), 127)) + "\u202e\u200b\ufeff\ud7ff"

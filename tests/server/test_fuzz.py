@@ -8,7 +8,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from anyio.from_thread import BlockingPortal, start_blocking_portal
@@ -133,6 +133,8 @@ def test_a_start_time_in_the_past_still_rates_the_duration(fuzzing: Fuzzing) -> 
         ("pick_tier", {"customers_reporting": True}),
         ("schedule_followup", {"count": True}),
         ("schedule_followup", {"customer_update_hours": "24"}),
+        ("assess_impact", {"flags": {"production_down": "yes"}}),
+        ("pick_tier", {"flags": {"data_loss": 1}}),
     ],
 )
 def test_a_value_lax_parsing_would_coerce_is_refused_and_stores_nothing(
@@ -144,7 +146,9 @@ def test_a_value_lax_parsing_would_coerce_is_refused_and_stores_nothing(
     outcome = fuzzing.portal.call(call, fuzzing.client, tool, arguments)
     assert outcome.is_error, outcome.text
     (name,) = set(arguments) - {"escalation_id", "issue"}
-    assert f"invalid arguments for {tool}: {name}:" in outcome.text
+    nested: Any = arguments[name]
+    path = f"{name}.{next(iter(cast(dict[str, Any], nested)))}" if isinstance(nested, dict) else name
+    assert f"invalid arguments for {tool}: {path}:" in outcome.text
     assert violations(outcome, arguments, False, before, ledger_rows(fuzzing.ledger)) == []
 
 
