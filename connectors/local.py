@@ -16,6 +16,7 @@ the whole workspace. Cursors carry the offset and a tag of the search that issue
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import itertools
@@ -94,6 +95,7 @@ CREATE INDEX records_customer ON records (kind, customer COLLATE NOCASE, at);
 ANALYZE records;
 """
 RANK_BLOCK = 500  # matches ranked together; see LocalWorkspace._ranked
+_FTS_BUFFER = 16 << 20  # bytes of pending full-text index held in memory while loading (see _load)
 _IN_CHUNK = 500  # values per IN (...) list: far below SQLite's limit on bound parameters
 _CHUNK = 2000  # records per executemany: large enough to amortise the call, small enough to hold
 _FROM_STAGING = (
@@ -302,6 +304,12 @@ class LocalWorkspace:
             # Nothing to roll back to while the file is first filled: a failed load discards the whole file.
             db.execute("PRAGMA journal_mode = OFF")
             db.executescript(_SCHEMA)
+            for table in TEXT_TABLES.values():
+                # FTS5 flushes its in-memory index to a new segment every `hashsize` bytes (1 MiB by default)
+                # and merges segments as they pile up: on 100,000 tickets that merging made the build grow
+                # faster than the rows. 16 MiB segments halve the ticket index's build; queries are unchanged.
+                with contextlib.suppress(sqlite3.OperationalError):  # an SQLite without the option builds as before
+                    db.execute(f"INSERT INTO {table} ({table}, rank) VALUES ('hashsize', ?)", (_FTS_BUFFER,))
         db.execute("BEGIN")
         db.execute("DROP TABLE IF EXISTS staging")
         # TEMP: SQLite keeps it in a file of its own that is gone once dropped, so the database file
