@@ -7,9 +7,10 @@ from datetime import date
 import pytest
 from inline_snapshot import snapshot
 
-from server.brief import COMMON_NEEDS, BriefInput, BriefRenderer, missing_fields
+from server.brief import COMMON_NEEDS, FIELD_LABELS, BriefInput, BriefRenderer, missing_fields
 from server.models import Language, Target
 from server.routing import BRIEF_NEEDS
+from server.tools.brief import BriefFields
 
 TODAY = date(2026, 11, 20)
 RENDERER = BriefRenderer()
@@ -260,3 +261,12 @@ def test_source_returns_the_raw_template_text():
 def test_source_of_an_unknown_template_is_a_key_error():
     with pytest.raises(KeyError):
         RENDERER.source("brief.fr.md.j2")
+
+
+def test_the_tool_takes_every_brief_field_the_renderer_knows_and_no_other() -> None:
+    # The tool's argument model and the domain's brief are written out separately (their defaults and
+    # descriptions differ); a field added to one and not the other would be silently dropped.
+    header = {"summary", "targets", "severity", "customer"}
+
+    assert set(BriefFields.model_fields) == set(BriefInput.model_fields) - header
+    assert set(FIELD_LABELS["en"]) <= set(BriefInput.model_fields)
