@@ -2,10 +2,13 @@
 
 Endpoints (https://api.hubapi.com, CRM API v3/v4):
 - `POST /crm/v3/objects/companies/search`: companies whose name holds the query's words (the last one
-  as a prefix) or whose domain is the query, paged with `after`; and the companies on one plan (an `EQ`
+  as a prefix) or whose domain is the query, paged with `after`; the companies on one plan (an `EQ`
   filter on the plan property, which search compares without regard to case), paged with `after`, which
-  is also the cursor handed back;
+  is also the cursor handed back; and the companies named exactly (`IN` filters on `name` and `domain`,
+  as many names a request as fit in search's 3,000-character body);
 - `GET /crm/v4/objects/companies/{id}/associations/deals`: the company's deal ids, paged with `after`;
+- `POST /crm/v4/associations/companies/deals/batch/read`: the deal ids of up to 1,000 companies at once,
+  each company's paged with its own `after`;
 - `POST /crm/v3/objects/deals/batch/read`: those deals, 100 per call; a deal renews revenue already
   counted when its `dealtype` is `existingbusiness` (the default option "Existing Business") or an option
   a portal added whose value names a renewal;
@@ -25,9 +28,10 @@ Rate limit relied on: CRM search allows 5 requests per second per account and ot
 
 from __future__ import annotations
 
+import json
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from typing import Any, cast
 
@@ -41,18 +45,24 @@ from connectors.http.upstream import Json, Policy, Upstream, paginate, parse
 from connectors.models import Account, Deal, Page
 from connectors.products import VendorSettings
 from connectors.vendors.crm_values import Places, amount_of, date_of, host_of, truthy
+from connectors.vendors.query import fitting_chunks
 
 log = logging.getLogger(__name__)
 
 BASE_URL = "https://api.hubapi.com"
 SEARCH_PATH = "/crm/v3/objects/companies/search"
 BATCH_READ_PATH = "/crm/v3/objects/deals/batch/read"
+COMPANY_DEALS_PATH = "/crm/v4/associations/companies/deals/batch/read"
 POLICY = Policy(rate=4.0, burst=4, backoff=1.0)  # search: 5/s per account; the secondly limit clears in 1 s
 SEARCH_PAGE = 200  # CRM search's largest page
 SEARCH_FILTERS = 6  # filters per filter group
+SEARCH_BODY = 3_000  # characters a search's body may hold; a longer one is refused with a 400
+SEARCH_RESULTS = 10_000  # search pages no further than this into any one query's results
 ASSOCIATION_PAGE = 500
 ASSOCIATION_PAGES = 20  # 10,000 deals on one company is far past anything an escalation needs
 BATCH_READ = 100  # inputs per batch read
+ASSOCIATION_BATCH = 1_000  # companies per batch read of associations
+DOMAIN_SHAPED = re.compile(r"\S+\.\S+")
 DEAL_PROPERTIES = ("dealname", "amount", "dealstage", "closedate", "pipeline", "hs_is_closed", "dealtype")
 RENEWAL_DEAL_TYPES = frozenset({"existingbusiness"})  # the default `dealtype` options: newbusiness, existingbusiness
 CLOSED_STAGES = frozenset({"closedwon", "closedlost"})  # the default pipeline's closed stages
@@ -136,6 +146,21 @@ class _Associations(BaseModel):
 
 class _Batch(BaseModel):
     results: list[_Object]  # ids that no longer exist come back under `errors` (HTTP 207), not here
+
+
+class _From(BaseModel):
+    id: str | int
+
+
+class _Linked(BaseModel):
+    from_: _From = Field(alias="from")
+    to: list[_Associated] = []
+    paging: _Paging | None = None  # this company has more associations than one answer holds
+
+
+class _Links(BaseModel):
+    # A company without deals comes back under `errors` (NO_ASSOCIATIONS_FOUND, HTTP 207), not here.
+    results: list[_Linked]
 
 
 class _Stage(BaseModel):
@@ -223,13 +248,7 @@ class HubSpot:
             "properties": self._company_properties(),
             "sorts": [{"propertyName": "name", "direction": "ASCENDING"}],
         }
-
-        async def fetch(cursor: str | None, size: int) -> tuple[list[_Object], str | None]:
-            page_body = {**body, "limit": size, **({"after": cursor} if cursor is not None else {})}
-            page = parse(self.name, _Search, await self._api.post(SEARCH_PATH, json=page_body, idempotent=True))
-            return page.results, _next_after(page.paging)
-
-        found = await paginate(fetch, limit=limit, cursor=None, page_size=SEARCH_PAGE)
+        found = await self._search(body, limit=limit, cursor=None)
         owners = await self._owner_names({self._value(c, self._settings.owner_property) for c in found.items})
         return [self._account(company, owners) for company in found.items]
 
@@ -257,15 +276,51 @@ class HubSpot:
             "properties": self._company_properties(),
             "sorts": [{"propertyName": "hs_object_id", "direction": "ASCENDING"}],  # stable across pages
         }
+        found = await self._search(body, limit=limit, cursor=cursor)
+        owners = await self._owner_names({self._value(c, self._settings.owner_property) for c in found.items})
+        return Page[Account](items=[self._account(c, owners) for c in found.items], next_cursor=found.next_cursor)
+
+    async def accounts_named(self, names: Sequence[str]) -> list[Account]:
+        """Companies whose name or domain equals one of `names` (any case), by name: `IN` filters, each
+        search holding as many names as fit in its body."""
+        # Search's reference: the values of an IN filter on a string property must be lower case.
+        wanted = list(dict.fromkeys(n.strip().lower() for n in names if n.strip()))
+        found: dict[str, _Object] = {}
+        for values in fitting_chunks(wanted, lambda chunk: fits_search(self._named_body(chunk))):
+            page = await self._search(self._named_body(values), limit=SEARCH_RESULTS, cursor=None)
+            for company in page.items:
+                found.setdefault(company.id, company)
+        # Only an exact name or domain counts, as the caller compares them, whatever search let through.
+        keys = set(wanted)
+        named = [
+            c
+            for c in found.values()
+            if (self._value(c, "name") or "").lower() in keys or host_of(self._value(c, "domain")) in keys
+        ]
+        owners = await self._owner_names({self._value(c, self._settings.owner_property) for c in named})
+        return sorted((self._account(c, owners) for c in named), key=lambda a: a.name.lower())
+
+    def _named_body(self, values: Sequence[str]) -> dict[str, Any]:
+        """The search for `values` as names, and for the domain-shaped ones as domains too."""
+        groups = [{"filters": [{"propertyName": "name", "operator": "IN", "values": list(values)}]}]
+        domains = [v for v in values if DOMAIN_SHAPED.fullmatch(v)]
+        if domains:
+            groups.append({"filters": [{"propertyName": "domain", "operator": "IN", "values": domains}]})
+        return {
+            "filterGroups": groups,
+            "properties": self._company_properties(),
+            "sorts": [{"propertyName": "hs_object_id", "direction": "ASCENDING"}],  # stable across pages
+        }
+
+    async def _search(self, body: Mapping[str, Any], *, limit: int, cursor: str | None) -> Page[_Object]:
+        """Companies matching a search body, page by page with `after` from `cursor` until `limit`."""
 
         async def fetch(after: str | None, size: int) -> tuple[list[_Object], str | None]:
             page_body = {**body, "limit": size, **({"after": after} if after is not None else {})}
             page = parse(self.name, _Search, await self._api.post(SEARCH_PATH, json=page_body, idempotent=True))
             return page.results, _next_after(page.paging)
 
-        found = await paginate(fetch, limit=limit, cursor=cursor, page_size=SEARCH_PAGE)
-        owners = await self._owner_names({self._value(c, self._settings.owner_property) for c in found.items})
-        return Page[Account](items=[self._account(c, owners) for c in found.items], next_cursor=found.next_cursor)
+        return await paginate(fetch, limit=limit, cursor=cursor, page_size=SEARCH_PAGE)
 
     def _company_properties(self) -> list[str]:
         s = self._settings
@@ -337,13 +392,34 @@ class HubSpot:
         if not ids:
             return []
         stages = await self._stages()
-        deals: list[Deal] = []
+        deals = await self._read_deals(ids)
+        return _soonest_first(self._deal(d, account_id, stages) for d in deals if not self._closed(d, stages))
+
+    async def open_deals_of(self, account_ids: Sequence[str]) -> dict[str, list[Deal]]:
+        """`open_deals` of each company, keyed as asked: the deal ids of 1,000 companies a request, then
+        every deal among them 100 a request and the stages once, whatever the number of companies."""
+        keys = list(dict.fromkeys(account_ids))
+        # HubSpot names a company by its number ("0042" comes back as "42"); anything else cannot exist.
+        asked = {key: str(int(key)) for key in keys if key.isascii() and key.isdigit()}
+        linked = await self._deal_ids_of(list(dict.fromkeys(asked.values()))) if asked else {}
+        every = list(dict.fromkeys(d for ids in linked.values() for d in ids))
+        stages = await self._stages() if every else {}
+        deals = {d.id: d for d in await self._read_deals(every)}
+        result: dict[str, list[Deal]] = {}
+        for key in keys:
+            found = [deals[i] for i in linked.get(asked.get(key, ""), []) if i in deals]
+            result[key] = _soonest_first(self._deal(d, key, stages) for d in found if not self._closed(d, stages))
+        return result
+
+    async def _read_deals(self, ids: Sequence[str]) -> list[_Object]:
+        """The deals with these ids, 100 a batch read; ids that no longer exist are left out."""
+        deals: list[_Object] = []
         for start in range(0, len(ids), BATCH_READ):
             inputs = [{"id": deal_id} for deal_id in ids[start : start + BATCH_READ]]
             body = {"properties": list(DEAL_PROPERTIES), "inputs": inputs}
             batch = parse(self.name, _Batch, await self._api.post(BATCH_READ_PATH, json=body, idempotent=True))
-            deals.extend(self._deal(d, account_id, stages) for d in batch.results if not self._closed(d, stages))
-        return sorted(deals, key=lambda d: (d.close_date or date.max, d.name))
+            deals.extend(batch.results)
+        return deals
 
     async def _deal_ids(self, account_id: str) -> list[str]:
         ids: list[str] = []
@@ -357,6 +433,29 @@ class HubSpot:
             if after is None or not page.results:
                 break
         return list(dict.fromkeys(ids))  # one deal may be associated under several labels
+
+    async def _deal_ids_of(self, company_ids: Sequence[str]) -> dict[str, list[str]]:
+        """The deal ids of each company, 1,000 companies a batch read; a company whose deals fill more than
+        one answer is asked again with its own `after`, alongside the others that need another page."""
+        linked: dict[str, list[str]] = {company: [] for company in company_ids}
+        pending: list[dict[str, str]] = [{"id": company} for company in company_ids]
+        for _ in range(ASSOCIATION_PAGES):
+            following: list[dict[str, str]] = []
+            for start in range(0, len(pending), ASSOCIATION_BATCH):
+                body = {"inputs": pending[start : start + ASSOCIATION_BATCH]}
+                links = parse(self.name, _Links, await self._api.post(COMPANY_DEALS_PATH, json=body, idempotent=True))
+                for result in links.results:
+                    company = str(result.from_.id)
+                    if company not in linked:  # only what was asked for
+                        continue
+                    linked[company].extend(str(a.toObjectId) for a in result.to)
+                    after = _next_after(result.paging)
+                    if after is not None and result.to:
+                        following.append({"id": company, "after": after})
+            pending = following
+            if not pending:
+                break
+        return {company: list(dict.fromkeys(ids)) for company, ids in linked.items()}  # labels repeat a deal
 
     async def _stages(self) -> dict[str, _Stage]:
         pipelines = parse(self.name, _Pipelines, await self._api.get("/crm/v3/pipelines/deals"))
@@ -406,6 +505,18 @@ def filter_groups(query: str) -> list[dict[str, Any]]:
     if domain:
         groups.append({"filters": [{"propertyName": "domain", "operator": "EQ", "value": domain}]})
     return groups
+
+
+def _soonest_first(deals: Iterable[Deal]) -> list[Deal]:
+    return sorted(deals, key=lambda d: (d.close_date or date.max, d.name))
+
+
+def fits_search(body: Mapping[str, Any]) -> bool:
+    """Whether every page of a search with this body stays within search's body limit, the largest page and
+    the longest cursor included. Measured in UTF-8 bytes of the JSON as sent, never fewer than characters."""
+    page = {**body, "limit": SEARCH_PAGE, "after": str(SEARCH_RESULTS)}
+    sent = json.dumps(page, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return len(sent.encode()) <= SEARCH_BODY
 
 
 def is_renewal(deal_type: str | None) -> bool:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Literal
 
 from connectors.errors import ConnectorError, InvalidCursorError, NotFoundError, UpstreamError
@@ -34,6 +34,23 @@ def article_kind(title: str, labels: Iterable[str] = ()) -> ArticleKind:
             if any(cue in text for cue in cues):
                 return kind
     return "reference"
+
+
+def fitting_chunks(values: Sequence[str], fits: Callable[[Sequence[str]], bool]) -> list[list[str]]:
+    """`values` in order, cut into as few runs as `fits` accepts (a request's size limit); a value that
+    does not fit even alone is left out, since no request could carry it."""
+    chunks: list[list[str]] = []
+    current: list[str] = []
+    for value in values:
+        if fits([*current, value]):
+            current.append(value)
+            continue
+        if current:
+            chunks.append(current)
+        current = [value] if fits([value]) else []
+    if current:
+        chunks.append(current)
+    return chunks
 
 
 def clip(text: str, limit: int) -> str:

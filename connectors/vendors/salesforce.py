@@ -7,7 +7,10 @@ Endpoints (on the org's My Domain, `https://<domain>.my.salesforce.com`):
   regard to case) are paged by Id (`Id > '<last id>' ORDER BY Id`), the last Id being the cursor handed
   back, so a segment of any size pages without OFFSET's 2,000-row ceiling. An Opportunity renews revenue
   already counted when its `Type` names a renewal (orgs add a value such as "Renewal" or "Existing
-  Customer - Renewal" to the standard picklist);
+  Customer - Renewal" to the standard picklist). In bulk: the Accounts named one of many names
+  (`Name IN (...)`, or a Website holding a domain-shaped one) and the open Opportunities of many Accounts
+  (`AccountId IN (...)`), as many a query as keep its URI under 8,000 bytes (the REST API refuses a URI
+  and headers over 16,384 bytes; SOQL's own limit, 100,000 characters, is never near);
 - `GET /services/oauth2/userinfo`: who the token belongs to (the doctor only).
 
 Auth: an OAuth 2.0 access token (Bearer) of the integration user: either given as is (it lives as long as
@@ -28,6 +31,7 @@ then raised as RateLimitedError.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from types import MappingProxyType
 from typing import Any, cast
 from urllib.parse import urlsplit
@@ -50,12 +54,18 @@ from connectors.http.upstream import Json, Policy, Upstream, paginate, parse, sh
 from connectors.models import Account, Deal, Page
 from connectors.products import VendorSettings
 from connectors.vendors.crm_values import Places, amount_of, date_of, host_of, truthy
+from connectors.vendors.query import fitting_chunks
 
 POLICY = Policy(rate=5.0, burst=5)  # no per-second limit is documented; this keeps clear of the daily allocation
 QUERY_BATCH = 2000  # the most records one query answer holds
 DEAL_PAGES = 10  # 20,000 open opportunities on one account is far past anything an escalation needs
+NAMED_ROWS = 10_000  # rows of one bulk name lookup read at most: far more accounts than a case holds
+QUERY_URI = 8_000  # bytes of a query's URI: half what the REST API takes with the headers (16,384)
+DOMAIN_SHAPED = re.compile(r"\S+\.\S+")
 LIMIT_EXCEEDED = "REQUEST_LIMIT_EXCEEDED"
 RECORD_ID = re.compile(r"[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?")
+CASE_SAFE = 15  # an 18-character id is the 15-character one plus a checksum of its case
+OPPORTUNITY_FIELDS = "Id, Name, Amount, StageName, CloseDate, Type"
 FIELD_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z][A-Za-z0-9_]*)?")  # `ARR__c`, `Owner.Name`
 # Settings naming Account fields beyond Id, Name, Website and Owner.Name.
 CUSTOM_FIELDS = (
@@ -323,6 +333,31 @@ class Salesforce:
             accounts = [self._account(r) for r in records[:limit]]
         return Page[Account](items=accounts, next_cursor=accounts[-1].id if len(records) > limit else None)
 
+    async def accounts_named(self, names: Sequence[str]) -> list[Account]:
+        """Accounts whose Name equals one of `names`, or whose Website's host does (any case), by name."""
+        # Each name once whatever its case, sent as first given: SOQL ignores case, in the user's locale.
+        by_key: dict[str, str] = {}
+        for name in names:
+            if name.strip():
+                by_key.setdefault(name.strip().lower(), name.strip())
+        wanted = list(by_key.values())
+        select = f"SELECT {', '.join(self._account_fields())} FROM Account WHERE "
+
+        def soql(chunk: Sequence[str]) -> str:
+            where = [f"Name IN ({', '.join(soql_string(n) for n in chunk)})"]
+            # Website holds a URL as people type it, so a domain is matched as search_accounts does, inside it.
+            where += [f"Website LIKE {soql_contains(host_of(n) or n)}" for n in chunk if DOMAIN_SHAPED.fullmatch(n)]
+            return f"{select}{' OR '.join(where)} ORDER BY Name"
+
+        records: list[dict[str, Any]] = []
+        for chunk in fitting_chunks(wanted, lambda chunk: self._fits(soql(chunk))):
+            records += await self._query(soql(chunk), limit=NAMED_ROWS)
+        with shape(self.name):
+            accounts = {a.id: a for a in (self._account(r) for r in records)}
+        # Only an exact name or domain counts, as the caller compares them, not what LIKE let through.
+        named = [a for a in accounts.values() if a.name.lower() in by_key or (a.domain or "") in by_key]
+        return sorted(named, key=lambda a: a.name.lower())
+
     def _account_fields(self) -> list[str]:
         s = self._settings
         wanted = ("Id", "Name", "Website", "Owner.Name", *(getattr(s, f) for f in CUSTOM_FIELDS))
@@ -351,23 +386,35 @@ class Salesforce:
         if not RECORD_ID.fullmatch(account_id):
             raise NotFoundError(self.name, f"no account with id {account_id!r} (not a Salesforce record id)")
         soql = (
-            "SELECT Id, Name, Amount, StageName, CloseDate, Type FROM Opportunity "
+            f"SELECT {OPPORTUNITY_FIELDS} FROM Opportunity "
             f"WHERE AccountId = {soql_string(account_id)} AND IsClosed = false ORDER BY CloseDate, Name"
         )
         records = await self._query(soql, limit=QUERY_BATCH * DEAL_PAGES)
         with shape(self.name):
-            return [
-                Deal(
-                    id=str(r["Id"]),
-                    account_id=account_id,
-                    name=str(r["Name"]),
-                    amount=amount_of(_text(r, "Amount")),
-                    stage=_text(r, "StageName") or "unknown",
-                    close_date=date_of(_text(r, "CloseDate")),
-                    renewal="renewal" in (_text(r, "Type") or "").lower(),
-                )
-                for r in records
-            ]
+            return [_deal(r, account_id) for r in records]
+
+    async def open_deals_of(self, account_ids: Sequence[str]) -> dict[str, list[Deal]]:
+        """`open_deals` of each Account, keyed as asked: one query for as many Accounts as its URL can name."""
+        keys = list(dict.fromkeys(account_ids))
+        # An Account named by its 15- and its 18-character id is asked once; anything else cannot exist.
+        by_id: dict[str, str] = {}
+        for key in keys:
+            if RECORD_ID.fullmatch(key):
+                by_id.setdefault(key[:CASE_SAFE], key)
+
+        def soql(chunk: Sequence[str]) -> str:
+            return (
+                f"SELECT {OPPORTUNITY_FIELDS}, AccountId FROM Opportunity "
+                f"WHERE AccountId IN ({', '.join(soql_string(i) for i in chunk)}) AND IsClosed = false "
+                "ORDER BY CloseDate, Name"
+            )
+
+        by_account: dict[str, list[dict[str, Any]]] = {}
+        for chunk in fitting_chunks(list(by_id.values()), lambda chunk: self._fits(soql(chunk))):
+            for record in await self._query(soql(chunk), limit=QUERY_BATCH * DEAL_PAGES * len(chunk)):
+                by_account.setdefault(str(record.get("AccountId"))[:CASE_SAFE], []).append(record)
+        with shape(self.name):
+            return {key: [_deal(r, key) for r in by_account.get(key[:CASE_SAFE], [])] for key in keys}
 
     # -- calls -----------------------------------------------------------------------------
 
@@ -389,6 +436,11 @@ class Salesforce:
         except UpstreamError as exc:
             raise self._field_error(exc) from None
         return page.items
+
+    def _fits(self, soql: str) -> bool:
+        """Whether a query's URI, as sent, stays within the length we allow it."""
+        path = f"/services/data/{self._settings.api_version}/query"
+        return len(f"{path}?{httpx.QueryParams({'q': soql})}".encode()) <= QUERY_URI
 
     def _next_page(self, url: str | None) -> str:
         # Only a path on this org's data API: the bearer token must never follow a link elsewhere.
@@ -412,6 +464,19 @@ class Salesforce:
                     status=400,
                 )
         return exc
+
+
+def _deal(record: dict[str, Any], account_id: str) -> Deal:
+    """An Opportunity as the Account `account_id` (as the caller named it) has it."""
+    return Deal(
+        id=str(record["Id"]),
+        account_id=account_id,
+        name=str(record["Name"]),
+        amount=amount_of(_text(record, "Amount")),
+        stage=_text(record, "StageName") or "unknown",
+        close_date=date_of(_text(record, "CloseDate")),
+        renewal="renewal" in (_text(record, "Type") or "").lower(),
+    )
 
 
 def _value(record: dict[str, Any], field: str | None) -> Any:

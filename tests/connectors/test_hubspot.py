@@ -8,12 +8,13 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from connectors.errors import AuthError, ConnectorError, NotFoundError, RateLimitedError
+from connectors import BulkCRM
+from connectors.errors import AuthError, ConnectorError, NotFoundError, RateLimitedError, UpstreamError
 from connectors.products import ConfigError, load_settings
 from connectors.vendors.crm_values import Places, date_of
 from connectors.vendors.hubspot import HubSpot, HubSpotSettings
 from connectors.workspace import Workspace
-from tests.connectors.fakes.base import FAST, body_of
+from tests.connectors.fakes.base import FAST, body_of, json_response
 from tests.connectors.fakes.hubspot import FakeHubSpot, make
 from tests.connectors.scenario import ANCHOR, SCENARIO, TOKEN
 
@@ -316,3 +317,203 @@ async def test_a_deal_is_a_renewal_by_its_deal_type(deal_type: str | None, renew
     [deal] = await adapter.open_deals("1002")
 
     assert deal.renewal is renewal
+
+
+# -- look-ups in bulk ------------------------------------------------------------------------
+
+
+def association_reads(fake: FakeHubSpot) -> list[httpx.Request]:
+    return [r for r in fake.requests if r.url.path == "/crm/v4/associations/companies/deals/batch/read"]
+
+
+def deal_reads(fake: FakeHubSpot) -> list[httpx.Request]:
+    return [r for r in fake.requests if r.url.path == "/crm/v3/objects/deals/batch/read"]
+
+
+def test_the_adapter_answers_look_ups_in_bulk():
+    adapter, _ = make(scenario())
+
+    assert isinstance(adapter, BulkCRM)
+
+
+async def test_many_names_are_one_search_of_lower_case_in_filters_on_name_and_on_domain_shaped_names():
+    adapter, fake = make(scenario())
+
+    found = await adapter.accounts_named(["GLOBEX", "Initech.IO", "Acme", " globex "])
+
+    assert sorted(a.name for a in found) == ["Globex", "Initech"]  # "Acme" is only a part of "Acme Corp"
+    [request] = searches(fake)
+    assert body_of(request)["filterGroups"] == [
+        {"filters": [{"propertyName": "name", "operator": "IN", "values": ["globex", "initech.io", "acme"]}]},
+        {"filters": [{"propertyName": "domain", "operator": "IN", "values": ["initech.io"]}]},
+    ]
+    assert body_of(request)["limit"] == 200
+    assert {"name", "domain", "arr", "plan"} <= set(body_of(request)["properties"])
+
+
+async def test_a_name_found_in_bulk_carries_the_same_facts_as_one_searched_alone():
+    adapter, _ = make(scenario())
+
+    [globex] = await adapter.accounts_named(["globex"])
+
+    assert [globex] == await adapter.search_accounts("Globex", limit=1)
+    assert globex.owner == "Dana Scully"
+
+
+async def test_a_company_the_search_lets_through_without_an_exact_name_or_domain_is_not_returned():
+    adapter, fake = make(scenario())
+    acme_corp = {"id": "1003", "properties": {"name": "Acme Corp", "domain": "acme.example"}}
+    holdings = {"id": "9001", "properties": {"name": "Globex Holdings", "domain": "globex-holdings.example"}}
+    globex = {"id": "1001", "properties": {"name": "GLOBEX", "domain": "globex.com"}}
+    fake.fail_next(json_response(200, {"total": 3, "results": [acme_corp, holdings, globex]}))
+
+    found = await adapter.accounts_named(["Acme", "globex"])
+
+    assert [(a.id, a.name) for a in found] == [("1001", "GLOBEX")]
+
+
+async def test_names_past_one_search_body_are_split_into_as_few_searches_as_fit():
+    adapter, fake = make(scenario())
+    names = [f"Northwind Regional Logistics Subsidiary {i:03}" for i in range(120)]
+    for i, name in enumerate(names):
+        fake.add_company(str(9000 + i), name=name)
+
+    found = await adapter.accounts_named([*names, "Globex"])
+
+    assert len(found) == 121
+    bodies = [r.content for r in searches(fake)]
+    assert all(len(body) <= 3000 for body in bodies)  # HubSpot refuses a longer body with a 400
+    assert len(bodies) == 3
+    asked = [v for r in searches(fake) for v in body_of(r)["filterGroups"][0]["filters"][0]["values"]]
+    assert asked == [*(n.lower() for n in names), "globex"]  # each name once, in order
+
+
+async def test_more_matches_than_one_page_are_followed_with_after():
+    adapter, fake = make(scenario())
+    for i in range(205):
+        fake.add_company(str(9000 + i), name="Twin Peaks Ltd")
+
+    found = await adapter.accounts_named(["twin peaks ltd"])
+
+    assert len(found) == 205
+    assert [(body_of(r)["limit"], body_of(r).get("after")) for r in searches(fake)] == [(200, None), (200, "200")]
+
+
+async def test_no_names_are_looked_up_without_a_request():
+    adapter, fake = make(scenario())
+
+    assert await adapter.accounts_named([]) == []
+    assert await adapter.accounts_named(["", "   "]) == []
+    assert fake.requests == []
+
+
+async def test_a_failed_bulk_search_raises_the_adapters_connector_error():
+    adapter, fake = make(scenario())
+    fake.fail_next(*[fake.server_error() for _ in range(FAST.attempts)])
+
+    with pytest.raises(UpstreamError, match="HTTP 500"):
+        await adapter.accounts_named(["Globex"])
+
+
+async def test_open_deals_in_bulk_are_grouped_by_company_without_closed_ones_and_empty_for_none():
+    adapter, fake = make(scenario())
+
+    deals = await adapter.open_deals_of(["1001", "1002", "1003"])
+
+    assert {k: [(d.name, d.account_id, d.renewal) for d in v] for k, v in deals.items()} == {
+        "1001": [("Globex expansion", "1001", False)],  # its closed-won renewal is left out
+        "1002": [],
+        "1003": [("Acme Corp 2027 renewal", "1003", True)],
+    }
+    [links] = association_reads(fake)
+    assert body_of(links) == {"inputs": [{"id": "1001"}, {"id": "1002"}, {"id": "1003"}]}
+    [read] = deal_reads(fake)
+    assert sorted(i["id"] for i in body_of(read)["inputs"]) == ["5001", "5002", "5003"]
+    assert len(fake.requests) == 3  # associations, stages, deals
+
+
+async def test_open_deals_in_bulk_are_keyed_exactly_as_asked_and_each_company_asked_once():
+    adapter, fake = make(scenario())
+
+    deals = await adapter.open_deals_of(["01001", "1001", "../owners/1", "1001"])
+
+    assert list(deals) == ["01001", "1001", "../owners/1"]
+    assert [(d.name, d.account_id) for d in deals["01001"]] == [("Globex expansion", "01001")]
+    assert [(d.name, d.account_id) for d in deals["1001"]] == [("Globex expansion", "1001")]
+    assert deals["../owners/1"] == []
+    assert [body_of(r) for r in association_reads(fake)] == [{"inputs": [{"id": "1001"}]}]
+
+
+async def test_open_deals_in_bulk_follow_each_companys_association_pages():
+    adapter, fake = make(scenario())
+    fake.association_page = 1
+    fake.add_deal("6004", "1001", dealname="Globex training", dealstage="qualifiedtobuy")
+
+    deals = await adapter.open_deals_of(["1001", "1003"])
+
+    assert {d.name for d in deals["1001"]} == {"Globex expansion", "Globex training"}
+    assert [body_of(r)["inputs"] for r in association_reads(fake)] == [
+        [{"id": "1001"}, {"id": "1003"}],
+        [{"id": "1001", "after": "1"}],
+        [{"id": "1001", "after": "2"}],
+    ]
+
+
+async def test_open_deals_of_more_than_a_thousand_companies_take_one_association_read_per_thousand():
+    adapter, fake = make(scenario())
+    ids = [str(20000 + i) for i in range(1001)]
+    for company in ids:
+        fake.add_company(company, name=f"Company {company}")
+
+    deals = await adapter.open_deals_of(ids)
+
+    assert len(deals) == 1001
+    assert all(v == [] for v in deals.values())
+    assert [len(body_of(r)["inputs"]) for r in association_reads(fake)] == [1000, 1]
+    assert len(fake.requests) == 2  # no deal to read, so no stages either
+
+
+async def test_no_companies_have_no_deals_without_a_request():
+    adapter, fake = make(scenario())
+
+    assert await adapter.open_deals_of([]) == {}
+    assert await adapter.open_deals_of(["not-a-number"]) == {"not-a-number": []}
+    assert fake.requests == []
+
+
+async def test_a_missing_deals_scope_in_bulk_is_the_same_auth_error_naming_it():
+    adapter, fake = make(scenario())
+    fake.fail_next(
+        httpx.Response(
+            403,
+            json={
+                "status": "error",
+                "message": "This app hasn't been granted all required scopes to make this call.",
+                "correlationId": "x",
+                "category": "MISSING_SCOPES",
+                "errors": [{"message": "One or more of the following scopes are required.",
+                            "context": {"requiredGranularScopes": ["crm.objects.deals.read"]}}],
+            },
+        )
+    )  # fmt: skip
+
+    with pytest.raises(AuthError, match=r"needs scope crm\.objects\.deals\.read"):
+        await adapter.open_deals_of(["1001"])
+
+
+async def test_two_hundred_accounts_and_their_deals_cost_a_handful_of_requests_not_four_hundred():
+    adapter, fake = make(scenario())
+    names = [f"Customer {i:03}" for i in range(200)]  # 12 characters: 151 fit in one search
+    for i, name in enumerate(names):
+        fake.add_company(str(30000 + i), name=name, hubspot_owner_id=None)
+        fake.add_deal(str(40000 + i), str(30000 + i), dealname=f"{name} expansion", dealstage="qualifiedtobuy")
+
+    accounts = await adapter.accounts_named(names)
+    deals = await adapter.open_deals_of([a.id for a in accounts])
+
+    assert len(accounts) == 200
+    assert sum(len(d) for d in deals.values()) == 200
+    assert len(searches(fake)) == 2
+    assert len(association_reads(fake)) == 1
+    assert len(deal_reads(fake)) == 2
+    assert len(fake.requests) == 6  # two searches, associations, stages, two deal reads

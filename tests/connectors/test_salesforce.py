@@ -8,6 +8,7 @@ import anyio
 import pytest
 from pydantic import SecretStr
 
+from connectors import BulkCRM
 from connectors.errors import AuthError, ConnectorError, NotFoundError, RateLimitedError, UpstreamError
 from connectors.products import ConfigError, load_settings
 from connectors.vendors.salesforce import Salesforce, SalesforceSettings, soql_contains, soql_string
@@ -519,3 +520,176 @@ async def test_an_opportunity_is_a_renewal_when_its_type_says_so(opportunity_typ
     [deal] = await adapter.open_deals(record_id("001", "1002"))
 
     assert deal.renewal is renewal
+
+
+# -- look-ups in bulk ----------------------------------------------------------------------------
+
+
+ACCOUNT_FIELDS = "Id, Name, Website, Owner.Name, ARR__c, Plan__c, Renewal_Date__c, BillingCountry"
+INITECH = record_id("001", "1002")
+ACME = record_id("001", "1003")
+
+
+def test_the_adapter_answers_look_ups_in_bulk():
+    adapter, _ = make(scenario())
+
+    assert isinstance(adapter, BulkCRM)
+
+
+async def test_many_names_are_one_query_of_name_in_and_website_like_for_domain_shaped_names():
+    adapter, fake = make(scenario())
+
+    found = await adapter.accounts_named(["GLOBEX", "Initech.IO", "Acme", " globex "])
+
+    assert [a.name for a in found] == ["Globex", "Initech"]  # "Acme" is only a part of "Acme Corp"
+    assert queries(fake) == [
+        f"SELECT {ACCOUNT_FIELDS} FROM Account WHERE Name IN ('GLOBEX', 'Initech.IO', 'Acme') "
+        "OR Website LIKE '%initech.io%' ORDER BY Name"
+    ]
+
+
+async def test_a_domain_is_found_inside_the_website_url_but_only_an_exact_host_counts():
+    adapter, fake = make(scenario())
+    fake.add("Account", Id=record_id("001", "2001"), Name="Not Globex", Website="https://shop.notglobex.com")
+
+    found = await adapter.accounts_named(["globex.com"])
+
+    assert [(a.name, a.domain) for a in found] == [("Globex", "globex.com")]  # its Website is https://www.globex.com
+    assert "Website LIKE '%globex.com%'" in queries(fake)[0]
+
+
+async def test_a_name_found_in_bulk_carries_the_same_facts_as_one_searched_alone():
+    adapter, _ = make(scenario())
+
+    [globex] = await adapter.accounts_named(["globex"])
+
+    assert [globex] == await adapter.search_accounts("Globex", limit=1)
+
+
+async def test_a_quote_in_a_bulk_name_is_escaped_and_the_name_still_found():
+    adapter, fake = make(scenario())
+    fake.add("Account", Id=record_id("001", "2001"), Name="O'Brien & Sons", Website="obrien.example")
+
+    found = await adapter.accounts_named(["o'brien & sons", "x') OR Name != ('"])
+
+    assert [a.name for a in found] == ["O'Brien & Sons"]
+    assert "Name IN ('o\\'brien & sons', 'x\\') OR Name != (\\'')" in queries(fake)[0]
+
+
+async def test_names_past_one_query_uri_are_split_into_as_few_queries_as_fit():
+    adapter, fake = make(scenario())
+    names = [f"Northwind Regional Logistics Subsidiary {i:03}" for i in range(300)]
+    for i, name in enumerate(names):
+        fake.add("Account", Id=record_id("001", str(3000 + i)), Name=name, Website=None)
+
+    found = await adapter.accounts_named(names)
+
+    assert len(found) == 300
+    lengths = [len(r.url.raw_path) for r in fake.requests]
+    assert all(n <= 8000 for n in lengths)  # half the 16,384 bytes the REST API takes with the headers
+    assert len(lengths) == 3
+    assert sum(q.count("Northwind") for q in queries(fake)) == 300  # each name asked once
+
+
+async def test_a_bulk_answer_past_one_page_follows_next_records_url():
+    adapter, fake = make(scenario())
+    fake.batch_size = 1
+
+    found = await adapter.accounts_named(["Globex", "Initech", "Acme Corp"])
+
+    assert [a.name for a in found] == ["Acme Corp", "Globex", "Initech"]
+    assert [r.url.path.startswith("/services/data/v62.0/query/01g") for r in fake.requests] == [False, True, True]
+
+
+async def test_no_names_are_looked_up_without_a_request():
+    adapter, fake = make(scenario())
+
+    assert await adapter.accounts_named([]) == []
+    assert await adapter.accounts_named(["  "]) == []
+    assert fake.requests == []
+
+
+async def test_a_refused_bulk_query_raises_the_adapters_connector_error():
+    adapter, fake = make(scenario())
+    fake.fail_next(json_response(403, [{"message": "API is not enabled for this Organization or Partner",
+                                        "errorCode": "API_DISABLED_FOR_ORG"}]))  # fmt: skip
+
+    with pytest.raises(AuthError, match="API_DISABLED_FOR_ORG"):
+        await adapter.accounts_named(["Globex"])
+
+
+async def test_open_deals_in_bulk_are_one_query_grouped_by_account_without_closed_ones_and_empty_for_none():
+    adapter, fake = make(scenario())
+
+    deals = await adapter.open_deals_of([GLOBEX, INITECH, ACME])
+
+    assert {k: [(d.name, d.account_id, d.renewal) for d in v] for k, v in deals.items()} == {
+        GLOBEX: [("Globex expansion", GLOBEX, False)],  # its closed-won renewal is left out
+        INITECH: [],
+        ACME: [("Acme Corp 2027 renewal", ACME, True)],
+    }
+    assert queries(fake) == [
+        "SELECT Id, Name, Amount, StageName, CloseDate, Type, AccountId FROM Opportunity "
+        f"WHERE AccountId IN ('{GLOBEX}', '{INITECH}', '{ACME}') AND IsClosed = false ORDER BY CloseDate, Name"
+    ]
+    for account_id in (GLOBEX, INITECH, ACME):
+        assert deals[account_id] == await adapter.open_deals(account_id)
+
+
+async def test_open_deals_in_bulk_are_keyed_exactly_as_asked_and_each_account_asked_once():
+    adapter, fake = make(scenario())
+    short = GLOBEX[:15]  # the same Account by its 15-character id
+
+    deals = await adapter.open_deals_of([GLOBEX, short, "1001' OR IsClosed = true", GLOBEX])
+
+    assert list(deals) == [GLOBEX, short, "1001' OR IsClosed = true"]
+    assert [(d.name, d.account_id) for d in deals[short]] == [("Globex expansion", short)]
+    assert [(d.name, d.account_id) for d in deals[GLOBEX]] == [("Globex expansion", GLOBEX)]
+    assert deals["1001' OR IsClosed = true"] == []
+    assert len(queries(fake)) == 1
+    assert f"AccountId IN ('{GLOBEX}') AND" in queries(fake)[0]
+
+
+async def test_open_deals_in_bulk_follow_next_records_url_until_done():
+    adapter, fake = make(scenario())
+    fake.batch_size = 1
+
+    deals = await adapter.open_deals_of([GLOBEX, ACME])
+
+    assert [d.name for d in deals[GLOBEX]] == ["Globex expansion"]
+    assert [d.name for d in deals[ACME]] == ["Acme Corp 2027 renewal"]
+    assert len(fake.requests) == 2
+
+
+async def test_no_accounts_have_no_deals_without_a_request():
+    adapter, fake = make(scenario())
+
+    assert await adapter.open_deals_of([]) == {}
+    assert await adapter.open_deals_of(["not an id"]) == {"not an id": []}
+    assert fake.requests == []
+
+
+async def test_a_used_up_allocation_in_bulk_is_rate_limited_not_bad_credentials():
+    adapter, fake = make(scenario())
+    fake.fail_next(*[fake.rate_limited(0) for _ in range(10)])
+
+    with pytest.raises(RateLimitedError, match="REQUEST_LIMIT_EXCEEDED"):
+        await adapter.open_deals_of([GLOBEX])
+
+
+async def test_two_hundred_accounts_and_their_deals_cost_two_queries_not_four_hundred():
+    adapter, fake = make(scenario())
+    names = [f"Customer {i:03}" for i in range(200)]
+    for i, name in enumerate(names):
+        account = record_id("001", str(3000 + i))
+        fake.add("Account", Id=account, Name=name, Website=f"customer{i:03}.example")
+        opportunity = {"Name": f"{name} expansion", "Amount": 1000.0, "StageName": "Prospecting"}
+        fake.add("Opportunity", Id=record_id("006", str(4000 + i)), CloseDate="2027-01-01", AccountId=account,
+                 IsClosed=False, IsWon=False, **opportunity)  # fmt: skip
+
+    accounts = await adapter.accounts_named(names)
+    deals = await adapter.open_deals_of([a.id for a in accounts])
+
+    assert len(accounts) == 200
+    assert sum(len(d) for d in deals.values()) == 200
+    assert len(fake.requests) == 2

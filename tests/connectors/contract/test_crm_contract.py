@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from connectors import CRM
+from connectors import CRM, BulkCRM
 from tests.connectors.contract.conftest import Subject
 
 
@@ -100,3 +100,33 @@ async def test_a_plan_with_a_quote_is_matched_literally_and_finds_nothing(crm: S
     page = await crm.adapter.accounts_on_plan("Growth' OR Name != '")
 
     assert page.items == []
+
+
+async def test_the_adapter_also_looks_up_in_bulk(crm: Subject):
+    assert isinstance(crm.adapter, BulkCRM)
+
+
+async def test_accounts_are_named_in_bulk_by_exact_name_or_domain_in_any_case(crm: Subject):
+    found = await crm.adapter.accounts_named(["GLOBEX", "INITECH.IO", "Acme", "Nonexistent Holdings", "globex"])
+
+    assert sorted(a.name for a in found) == ["Globex", "Initech"]  # "Acme" is only a part of "Acme Corp"
+    globex = next(a for a in found if a.name == "Globex")
+    assert (globex.domain, globex.arr, globex.plan) == ("globex.com", 250_000, "Enterprise")
+
+
+async def test_open_deals_in_bulk_are_what_each_account_has_one_at_a_time(crm: Subject):
+    accounts = await crm.adapter.search_accounts("", limit=10)
+    ids = [a.id for a in accounts]
+
+    bulk = await crm.adapter.open_deals_of(ids)
+
+    assert list(bulk) == ids
+    for account_id in ids:
+        assert bulk[account_id] == await crm.adapter.open_deals(account_id)
+    assert sorted(d.name for deals in bulk.values() for d in deals) == ["Acme Corp 2027 renewal", "Globex expansion"]
+
+
+async def test_nothing_asked_in_bulk_is_nothing_found(crm: Subject):
+    assert await crm.adapter.accounts_named([]) == []
+    assert await crm.adapter.open_deals_of([]) == {}
+    assert crm.fake is None or crm.fake.requests == []

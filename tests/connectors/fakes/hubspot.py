@@ -4,8 +4,9 @@ Shapes follow HubSpot's CRM v3/v4 reference (developers.hubspot.com/docs/api-ref
 and its public SDKs (HubSpot/hubspot-api-python models, HubSpot/hubspot-api-nodejs RetryDecorator):
 every property value is a string, paging is `paging.next.after`, errors are
 `{"status": "error", "message", "correlationId", "category"}`. Company search evaluates the filter
-groups it is sent (OR of groups, AND within one; EQ and CONTAINS_TOKEN with `*` wildcards), so a
-request of the wrong shape finds nothing.
+groups it is sent (OR of groups, AND within one; EQ and CONTAINS_TOKEN with `*` wildcards; IN with
+lower-case `values`, as the search reference requires for string properties), so a request of the
+wrong shape finds nothing, and refuses a body over 3,000 characters or too many filters as HubSpot does.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ DEFAULT_STAGES = (
 )
 SCENARIO_STAGES = {"negotiation": "contractsent", "closed_won": "closedwon", "closed_lost": "closedlost"}
 ASSOCIATION_TYPE_COMPANY_TO_DEAL = 342  # HUBSPOT_DEFINED, unlabeled
+SEARCH_BODY = 3_000  # characters a search's body may hold (search reference, "Limits")
 
 
 def _correlation() -> str:
@@ -156,7 +158,11 @@ class FakeHubSpot(FakeVendor):
     def handle(self, request: httpx.Request) -> httpx.Response:
         path, method = request.url.path, request.method
         if method == "POST" and path == "/crm/v3/objects/companies/search":
+            if len(request.content.decode()) > SEARCH_BODY:
+                return error(400, "There was a problem with the request.", "VALIDATION_ERROR")
             return self._search(body_of(request))
+        if method == "POST" and path == "/crm/v4/associations/companies/deals/batch/read":
+            return self._associations_batch(body_of(request))
         if method == "GET" and (m := re.fullmatch(r"/crm/v4/objects/companies/([^/]+)/associations/deals", path)):
             return self._associations(m.group(1), request.url.params)
         if method == "POST" and path == "/crm/v3/objects/deals/batch/read":
@@ -174,7 +180,8 @@ class FakeHubSpot(FakeVendor):
     def _search(self, body: Any) -> httpx.Response:
         groups: list[dict[str, Any]] = body.get("filterGroups") or []
         limit = int(body.get("limit", 10))
-        if len(groups) > 5 or any(len(g.get("filters", [])) > 6 for g in groups) or not 0 < limit <= 200:
+        filters = [len(g.get("filters", [])) for g in groups]
+        if len(groups) > 5 or any(n > 6 for n in filters) or sum(filters) > 18 or not 0 < limit <= 200:
             return error(400, "There was a problem with the request.", "VALIDATION_ERROR")
         hits = [c for c in self.companies.values() if not groups or any(_all(g, c) for g in groups)]
         sorts: list[dict[str, Any]] = body.get("sorts") or []
@@ -206,6 +213,49 @@ class FakeHubSpot(FakeVendor):
             after = str(start + limit)
             result["paging"] = {"next": {"after": after, "link": f"?after={after}"}}
         return self._ok(result)
+
+    # https://developers.hubspot.com/docs/api-reference/crm-associations-v4/guide (Retrieve associated records:
+    # batch read, 1,000 inputs at most). Each input may carry the `after` its company's last page gave; a company
+    # without deals comes back as an error with HTTP 207 (crm.associations.NO_ASSOCIATIONS_FOUND).
+    def _associations_batch(self, body: Any) -> httpx.Response:
+        inputs: list[dict[str, Any]] = body.get("inputs") or []
+        if len(inputs) > 1000:
+            return error(400, "Batch input cannot exceed 1000 inputs.", "VALIDATION_ERROR")
+        types = [{"category": "HUBSPOT_DEFINED", "typeId": ASSOCIATION_TYPE_COMPANY_TO_DEAL, "label": None}]
+        results: list[dict[str, Any]] = []
+        unlinked: list[str] = []
+        size = self.association_page or 500
+        for given in inputs:
+            company = str(given["id"])
+            linked = self.links.get(company, [])
+            if not linked:
+                unlinked.append(company)
+                continue
+            start = int(given.get("after") or 0)
+            result: dict[str, Any] = {
+                "from": {"id": company},
+                "to": [{"toObjectId": int(d), "associationTypes": types} for d in linked[start : start + size]],
+            }
+            if start + size < len(linked):
+                after = str(start + size)
+                result["paging"] = {"next": {"after": after, "link": f"?after={after}"}}
+            results.append(result)
+        now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+        answer: dict[str, Any] = {"status": "COMPLETE", "results": results, "startedAt": now, "completedAt": now}
+        if not unlinked:
+            return self._ok(answer)
+        answer["numErrors"] = len(unlinked)
+        answer["errors"] = [
+            {
+                "status": "error",
+                "category": "OBJECT_NOT_FOUND",
+                "subCategory": "crm.associations.NO_ASSOCIATIONS_FOUND",
+                "message": f"No deal is associated with company {company}.",
+                "context": {"fromObjectId": [company], "fromObjectType": ["company"], "toObjectType": ["deal"]},
+            }
+            for company in unlinked
+        ]
+        return self._ok(answer, 207)
 
     # https://developers.hubspot.com/docs/api-reference/legacy/crm/objects/deals/batch/get-deals.md
     # (100 inputs at most; unknown ids come back as errors with HTTP 207).
@@ -342,6 +392,9 @@ def _match(rule: dict[str, Any], props: dict[str, Any]) -> bool:
         return value == wanted
     if operator == "CONTAINS_TOKEN":
         return any(fnmatch.fnmatchcase(token, wanted) for token in re.findall(r"\w+", value))
+    if operator == "IN":  # the values as sent: the reference requires them in lower case, so no other matches
+        values: list[Any] = rule.get("values") or []
+        return value in [str(v) for v in values]
     return False
 
 

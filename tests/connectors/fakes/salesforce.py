@@ -6,9 +6,10 @@ errors `[{"message", "errorCode"}]`, and `Sforce-Limit-Info` on every REST answe
 endpoint runs the client credentials flow (a new session per token; `expire_session` ends the current one,
 so the next call gets the documented 401 `INVALID_SESSION_ID`). The query
 endpoint runs the SOQL it is sent through a small interpreter (SELECT, relationship fields, WHERE
-with AND/OR/NOT, =, !=, <, >, <=, >=, LIKE with escapes, ORDER BY, LIMIT) that reads string literals as the SOQL
-reference defines them, so a query that is unescaped, malformed or names a missing field fails as
-Salesforce would.
+with AND/OR/NOT, =, !=, <, >, <=, >=, IN (...), LIKE with escapes, ORDER BY, LIMIT) that reads string
+literals as the SOQL reference defines them, so a query that is unescaped, malformed or names a missing
+field fails as Salesforce would; a URI and headers over 16,384 bytes are refused (HTTP 414 or 431) as the
+REST API refuses them (help.salesforce.com, article 000386264).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ INSTANCE = "https://acme.my.salesforce.com"
 ORG_ID = "00D5g000004ABCDEAA"
 USERNAME = "integration@acme.example"
 DAILY_LIMIT = 15000
+REQUEST_HEAD = 16_384  # bytes of URI and headers a REST call may carry
 TOKEN_PATH = "/services/oauth2/token"
 CLIENT_ID = "3MVG9fakeConsumerKeyOfTheAcmeEscalationApp"  # an External Client App's consumer key
 CLIENT_SECRET = "8A4BE698BCA216718ECB0B1DCA294C6973"
@@ -131,6 +133,10 @@ class FakeSalesforce(FakeVendor):
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
+        uri = len(request.url.raw_path)
+        if uri + sum(len(k) + len(v) + 4 for k, v in request.headers.raw) > REQUEST_HEAD:
+            # The article gives no body for these; the front end answers before any API code runs.
+            return httpx.Response(414 if uri > REQUEST_HEAD else 431, text="")
         if path == TOKEN_PATH:
             return self._token(request)
         if request.method != "GET":
@@ -507,8 +513,17 @@ class _Parser:
         field = self.field(str(name))
         kind, operator = self.next()
         operator = str(operator).upper()
-        if operator not in ("=", "!=", "<>", "<", ">", "<=", ">=", "LIKE"):
+        if operator not in ("=", "!=", "<>", "<", ">", "<=", ">=", "LIKE", "IN"):
             raise SoqlError("MALFORMED_QUERY", f"unexpected token: '{_show(operator)}'")
+        if operator == "IN":  # equal to any listed value, compared as `=` compares (any case)
+            self.take("(")
+            listed = [_constant(*self.next())]
+            while self.peek(","):
+                self.take(",")
+                listed.append(_constant(*self.next()))
+            self.take(")")
+            keys = {_key(v) for v in listed}
+            return lambda r: _key(_get(r, field)) in keys
         kind, value = self.next()
         if operator == "LIKE":
             if kind != "str":
