@@ -10,13 +10,15 @@ from __future__ import annotations
 import importlib
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 from pydantic import SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from connectors import CRM, Category, Chat, KnowledgeBase, SupportPlatform, Tracker
+
+if TYPE_CHECKING:
+    import httpx  # only vendor adapters need it at run time; the start-up check of an all-local setup does not
 
 Adapter = SupportPlatform | CRM | Chat | Tracker | KnowledgeBase
 

@@ -12,25 +12,26 @@ import logging
 from collections.abc import AsyncGenerator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from importlib import resources
-from typing import Annotated, Any
+from typing import Annotated, Any, get_type_hints
 
 import anyio
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError
 from mcp.server.mcpserver.tools import Tool
+from mcp.server.mcpserver.utilities.func_metadata import FuncMetadata
 from mcp.types import Completion, PromptReference, ResourceTemplateReference, ToolAnnotations
-from pydantic import Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from connectors import CATEGORIES, Connectors
 from connectors.errors import ConnectorError
 from server.brief import BriefRenderer
 from server.list_cache import ToolListCache
-from server.schema import argument_problems, compact, shallow
+from server.schema import argument_problems, compact, output_schema, shallow
 from server.settings import Settings
 from server.startup import apply_log_level
 from server.state import AppState, Clock, utc_now
 from server.store import Ledger, open_ledger
-from server.tools import assess, brief, gather, lifecycle, route, schedule, writes
+from server.tools import assess, brief, gather, lifecycle, route, schedule
 from server.tools.common import load_record
 from server.wiring import open_connectors
 
@@ -65,12 +66,20 @@ TOOLS: tuple[tuple[Callable[..., Any], ToolAnnotations], ...] = (
     (lifecycle.update_escalation, CLOSES_CASE),
     (lifecycle.draft_customer_update, NOTES_CASE),
 )
-# Registered only with ESCALATION_WRITES on: off, the model cannot even see them.
-WRITE_TOOLS: tuple[tuple[Callable[..., Any], ToolAnnotations], ...] = (
-    (writes.post_brief, WRITE_OUT),
-    (writes.add_internal_note, WRITE_OUT),
-    (writes.file_tracker_issue, WRITE_OUT),
-)
+
+
+def write_tools() -> tuple[tuple[Callable[..., Any], ToolAnnotations], ...]:
+    """The write tools, registered only with ESCALATION_WRITES on: off, the model cannot even see them.
+
+    Their module (and the outbox and formats behind it) is imported only then, not at every start.
+    """
+    from server.tools import writes
+
+    return (
+        (writes.post_brief, WRITE_OUT),
+        (writes.add_internal_note, WRITE_OUT),
+        (writes.file_tracker_issue, WRITE_OUT),
+    )
 
 
 class PlainTool(Tool):
@@ -93,10 +102,22 @@ class PlainTool(Tool):
 
 def _tool(fn: Callable[..., Any], annotations: ToolAnnotations) -> Tool:
     """`fn` as a tool with compact schemas (see `server.schema`)."""
-    registered = PlainTool.from_function(fn, description=inspect.cleandoc(fn.__doc__ or ""), annotations=annotations)
+    returns = get_type_hints(fn).get("return")
+    model = returns if isinstance(returns, type) and issubclass(returns, BaseModel) else None
+    registered = PlainTool.from_function(
+        fn,
+        description=inspect.cleandoc(fn.__doc__ or ""),
+        annotations=annotations,
+        # A returned model: the SDK would write out its whole schema only for `shallow` to cut it down.
+        structured_output=False if model is not None else None,
+    )
     registered.parameters = compact(registered.parameters)
-    schema = registered.fn_metadata.output_schema
-    if schema is not None:
+    if model is not None:
+        # What the SDK derives for a model return (validated against the model, not wrapped), schema included.
+        registered.fn_metadata = FuncMetadata(
+            arg_model=registered.fn_metadata.arg_model, output_model=model, output_schema=output_schema(model)
+        )
+    elif (schema := registered.fn_metadata.output_schema) is not None:
         registered.fn_metadata.output_schema = shallow(compact(schema, output=True))
     return registered
 
@@ -157,7 +178,7 @@ def build_server(
         version="0.1.0",
         instructions=INSTRUCTIONS,
         lifespan=lifespan,
-        tools=[_tool(fn, annotations) for fn, annotations in (*TOOLS, *(WRITE_TOOLS if settings.writes else ()))],
+        tools=[_tool(fn, annotations) for fn, annotations in (*TOOLS, *(write_tools() if settings.writes else ()))],
         middleware=[ToolListCache()],
     )
 

@@ -9,7 +9,6 @@ closed as fixed match it (a regression), which articles offer a workaround.
 
 from __future__ import annotations
 
-import difflib
 import logging
 import math
 import re
@@ -28,8 +27,6 @@ from connectors.local import STOPWORDS
 from connectors.models import Account, Article, Deal, Message, Ticket, TrackerIssue
 from server import budget
 from server.patterns import PatternConfig, PriorCase, RelatedReports, find_related
-from server.untrusted import clean_record
-from server.untrusted import lockdown as withhold
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +117,8 @@ async def _near_misses(crm: CRM, customer: str, *, limit: int = 5) -> list[Accou
                 found.setdefault(account.id, account)
             if found:
                 break
+    import difflib  # only on this error path, a misspelt customer
+
     closeness = {a.id: difflib.SequenceMatcher(None, customer.lower(), a.name.lower()).ratio() for a in found.values()}
     return sorted(found.values(), key=lambda a: -closeness[a.id])[:limit]
 
@@ -182,6 +181,10 @@ async def gather(
     Cursors are this server's own (see `server.budget`): one from another source or another search,
     or made up, raises `budget.CursorError` before any source is asked. The answer fits `budget_chars`.
     """
+    # The sanitizer's patterns compile on the first search, not at start-up: tools/list never needs them.
+    from server.untrusted import clean_record
+    from server.untrusted import lockdown as withhold
+
     tie = budget.binding(query, (customer or "").lower())
     starts: dict[Category, budget.Cursor] = {
         c: budget.decode(token, source=c, expected=tie) for c, token in (cursors or {}).items()
@@ -466,6 +469,8 @@ def window_start(now: datetime, days: int) -> datetime:
 
 def enveloped(report: ContextReport, nonce: str) -> ContextReport:
     """`report` with every outsider's free text (tickets, comments, chat) inside the call's envelope."""
+    from server.untrusted import clean_record  # on first use: see gather
+
     return report.model_copy(
         update={
             "notice": NOTICE + ENVELOPE_NOTICE.format(nonce=nonce),

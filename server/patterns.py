@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Literal, TypeVar
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 import anyio
 from pydantic import BaseModel, ConfigDict, Field
@@ -23,8 +23,9 @@ from connectors import Connectors
 from connectors.errors import ConnectorError
 from connectors.models import Message, Page, Ticket, TrackerIssue
 from server.models import Severity
-from server.similarity import Matcher, Verdict, search_queries
-from server.untrusted import clean
+
+if TYPE_CHECKING:
+    from server.similarity import Verdict
 
 log = logging.getLogger(__name__)
 
@@ -203,6 +204,10 @@ async def find_related(
     """Every report of `issue` in [since, now] across the connected sources, the distinct customers
     behind them, its timeline, the tracker issue it matches (and whether that fix regressed), and
     whether severity is rising. `customer`, the one reporting now, counts among the customers."""
+    # The lexicon and the sanitizer load on the first search, not at start-up: tools/list needs neither.
+    from server.similarity import Matcher, search_queries
+    from server.untrusted import clean
+
     matcher = Matcher(issue, min_cosine=config.min_cosine, min_cosine_partial=config.min_cosine_partial)
     queries = search_queries(matcher.issue, issue)
     scans: dict[SourceName, SourceScan] = {}
@@ -397,6 +402,8 @@ def _candidates(
     limit: int,
 ) -> list[_Candidate]:
     """Everything fetched that falls inside the window, as comparable text (vendors may ignore `since`)."""
+    from server.untrusted import clean  # on first use: see find_related
+
     out: list[_Candidate] = []
     for t in tickets:
         if since <= _aware(t.created_at) <= now:
@@ -454,6 +461,8 @@ def _tracker_match(
     issues: Sequence[TrackerIssue], verdicts: Sequence[Verdict], first_seen: datetime | None
 ) -> TrackerMatch | None:
     """The best-scoring tracker issue about the same problem (bugs before tasks and features)."""
+    from server.untrusted import clean  # on first use: see find_related
+
     best: tuple[tuple[bool, float], TrackerIssue, float] | None = None
     for issue, verdict in zip(issues, verdicts, strict=True):
         if not verdict.same:

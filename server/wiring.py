@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-
-import httpx
+from typing import TYPE_CHECKING
 
 from connectors import Category, Connectors
 from connectors.local import LocalWorkspace
 from connectors.products import Adapter, ConfigError, Product, find_product, load_settings, open_product
 from server.settings import Settings
+
+if TYPE_CHECKING:
+    import httpx  # imported by the vendor adapters that use it: about 50 ms (it loads rich and click) off every start
 
 
 def choices(settings: Settings) -> dict[Category, str]:

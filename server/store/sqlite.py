@@ -39,6 +39,7 @@ from server.store.common import (
     followup_of,
     is_open,
     migrate,
+    sqlite_is_current,
     summary_of,
     ts,
 )
@@ -55,8 +56,9 @@ class SqliteLedger:
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        migrate(f"sqlite:///{path.resolve()}", "sqlite")
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        if not sqlite_is_current(self._db):
+            migrate(f"sqlite:///{path.resolve()}", "sqlite")
         self._lock = threading.Lock()
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")

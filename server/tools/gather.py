@@ -28,7 +28,6 @@ from server.tools.common import (
     segment_accounts,
     state_of,
 )
-from server.untrusted import clean_record, new_nonce
 
 MAX_LINKS = 12
 CONVERSATIONS_FETCHED = 5  # tickets fetched whole for their comments when a search left them out
@@ -57,6 +56,9 @@ async def gather_context(
 
     Returns the escalation_id every later step takes, and the case facts they default to.
     """
+    # The sanitizer's patterns compile on the first call, not at start-up: tools/list never needs them.
+    from server.untrusted import new_nonce
+
     state = state_of(ctx)
     previous = await load_case(state, escalation_id) if escalation_id else None
 
@@ -136,6 +138,8 @@ async def gather_context(
 
 async def _facts(state: AppState, issue: str, report: context.ContextReport) -> CaseFacts:
     """The case as the records tell it: who is affected, since when, what was said and tried."""
+    from server.untrusted import clean_record  # on first use: see gather_context
+
     findings = report.findings
     related = report.related
     matching = [t for t in report.tickets if t.id in findings.matching_tickets]
@@ -202,6 +206,8 @@ async def _with_conversations(state: AppState, tickets: list[Ticket]) -> list[Ti
     Vendor search APIs return tickets without their conversation, and the conversation holds what the
     team tried and what it last told the customer.
     """
+    from server.untrusted import clean_record  # on first use: see gather_context
+
     support = state.connectors.support
     wanted = [t.id for t in tickets if not t.comments][:CONVERSATIONS_FETCHED]
     if support is None or not wanted:

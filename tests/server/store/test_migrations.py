@@ -5,8 +5,12 @@ from __future__ import annotations
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from server.models import Escalation, EscalationFilter, Followup, TimelineEvent
+from server.store.common import MIGRATIONS, migration_ids, sqlite_is_current
 from server.store.sqlite import SqliteLedger
 
 NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
@@ -135,3 +139,36 @@ async def test_opening_an_upgraded_file_again_applies_nothing_and_keeps_its_rows
     db.close()
     assert applied == ["0001_initial", "0002_followthrough"]
     assert [i.id for i in page.items] == ["a"]
+
+
+def test_the_migration_ids_are_the_ones_yoyo_reads() -> None:
+    import yoyo  # pyright: ignore[reportMissingTypeStubs]
+
+    for backend in ("sqlite", "postgres"):
+        read: Any = yoyo.read_migrations(str(MIGRATIONS / backend))  # pyright: ignore[reportUnknownMemberType]
+        assert migration_ids(backend) == {m.id for m in read}
+
+
+def test_a_current_ledger_opens_without_yoyo_and_one_missing_a_migration_goes_through_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "ledger.db"
+    new = sqlite3.connect(tmp_path / "new.db")
+    assert not sqlite_is_current(new)  # a new file has no yoyo table
+    new.close()
+    SqliteLedger(path)._db.close()  # pyright: ignore[reportPrivateUsage]  # first open: migrates
+    migrated: list[str] = []
+
+    def migrate(uri: str, backend: str) -> None:
+        migrated.append(backend)
+
+    monkeypatch.setattr("server.store.sqlite.migrate", migrate)
+
+    SqliteLedger(path)._db.close()  # pyright: ignore[reportPrivateUsage]
+    db = sqlite3.connect(path)
+    with db:
+        db.execute("DELETE FROM _yoyo_migration WHERE migration_id = '0002_followthrough'")
+    db.close()
+    SqliteLedger(path)._db.close()  # pyright: ignore[reportPrivateUsage]
+
+    assert migrated == ["sqlite"]
