@@ -194,25 +194,28 @@ async def test_an_account_id_that_is_not_a_hubspot_id_is_not_found_without_a_req
     assert fake.requests == []
 
 
+def missing_scope(scope: str) -> httpx.Response:
+    """HubSpot's 403 for a private app without `scope`."""
+    return httpx.Response(
+        403,
+        json={
+            "status": "error",
+            "message": "This app hasn't been granted all required scopes to make this call.",
+            "correlationId": "x",
+            "category": "MISSING_SCOPES",
+            "errors": [
+                {
+                    "message": "One or more of the following scopes are required.",
+                    "context": {"requiredGranularScopes": [scope]},
+                }
+            ],
+        },
+    )
+
+
 async def test_a_missing_scope_is_named_in_the_auth_error():
     adapter, fake = make(scenario())
-    fake.fail_next(
-        httpx.Response(
-            403,
-            json={
-                "status": "error",
-                "message": "This app hasn't been granted all required scopes to make this call.",
-                "correlationId": "x",
-                "category": "MISSING_SCOPES",
-                "errors": [
-                    {
-                        "message": "One or more of the following scopes are required.",
-                        "context": {"requiredGranularScopes": ["crm.objects.companies.read"]},
-                    }
-                ],
-            },
-        )
-    )
+    fake.fail_next(missing_scope("crm.objects.companies.read"))
 
     with pytest.raises(AuthError, match=r"needs scope crm\.objects\.companies\.read") as raised:
         await adapter.search_accounts("Globex", limit=5)
@@ -483,19 +486,7 @@ async def test_no_companies_have_no_deals_without_a_request():
 
 async def test_a_missing_deals_scope_in_bulk_is_the_same_auth_error_naming_it():
     adapter, fake = make(scenario())
-    fake.fail_next(
-        httpx.Response(
-            403,
-            json={
-                "status": "error",
-                "message": "This app hasn't been granted all required scopes to make this call.",
-                "correlationId": "x",
-                "category": "MISSING_SCOPES",
-                "errors": [{"message": "One or more of the following scopes are required.",
-                            "context": {"requiredGranularScopes": ["crm.objects.deals.read"]}}],
-            },
-        )
-    )  # fmt: skip
+    fake.fail_next(missing_scope("crm.objects.deals.read"))
 
     with pytest.raises(AuthError, match=r"needs scope crm\.objects\.deals\.read"):
         await adapter.open_deals_of(["1001"])
