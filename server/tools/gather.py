@@ -138,21 +138,19 @@ async def gather_context(
 
 async def _facts(state: AppState, issue: str, report: context.ContextReport) -> CaseFacts:
     """The case as the records tell it: who is affected, since when, what was said and tried."""
-    from server.untrusted import clean_record  # on first use: see gather_context
 
     findings = report.findings
     related = report.related
     matching = [t for t in report.tickets if t.id in findings.matching_tickets]
     named = report.account.name if report.account else None
-    if related is not None and named and state.connectors.support is not None:
+    if related is not None and named:
         # The named customer's own reports carry the evidence and the last word: fetch those not on this page.
         have = {t.id for t in matching}
         wanted = [r.id for r in related.reports if r.source == "support" and r.customer == named and r.id not in have][
             :3
         ]
-        for ticket_id in wanted:
-            with contextlib.suppress(ConnectorError):
-                matching.append(clean_record(await state.connectors.support.get_ticket(ticket_id)))
+        fetched = await _whole_tickets(state, wanted)
+        matching += [fetched[i] for i in wanted if i in fetched]
     own = [t for t in matching if named and (t.customer or "").lower() == named.lower()]
     primary = await _with_conversations(state, own or matching)
     segment = case.segment_in(issue)
@@ -206,13 +204,19 @@ async def _with_conversations(state: AppState, tickets: list[Ticket]) -> list[Ti
     Vendor search APIs return tickets without their conversation, and the conversation holds what the
     team tried and what it last told the customer.
     """
+    fetched = await _whole_tickets(state, [t.id for t in tickets if not t.comments][:CONVERSATIONS_FETCHED])
+    return [fetched.get(t.id, t) for t in tickets]
+
+
+async def _whole_tickets(state: AppState, ticket_ids: list[str]) -> dict[str, Ticket]:
+    """The tickets of `ticket_ids` with their comments, fetched at once within the source deadline;
+    one that fails or is late is left out."""
     from server.untrusted import clean_record  # on first use: see gather_context
 
     support = state.connectors.support
-    wanted = [t.id for t in tickets if not t.comments][:CONVERSATIONS_FETCHED]
-    if support is None or not wanted:
-        return tickets
     fetched: dict[str, Ticket] = {}
+    if support is None or not ticket_ids:
+        return fetched
 
     async def one(ticket_id: str) -> None:
         with contextlib.suppress(ConnectorError):
@@ -220,9 +224,9 @@ async def _with_conversations(state: AppState, tickets: list[Ticket]) -> list[Ti
 
     with anyio.move_on_after(state.settings.source_timeout):
         async with anyio.create_task_group() as group:
-            for ticket_id in wanted:
+            for ticket_id in ticket_ids:
                 group.start_soon(one, ticket_id)
-    return [fetched.get(t.id, t) for t in tickets]
+    return fetched
 
 
 def _trend(related: RelatedReports | None) -> Literal["growing", "stable"] | None:
