@@ -355,6 +355,10 @@ class LocalWorkspace:
 
         return await anyio.to_thread.run_sync(run)
 
+    async def _write_once(self, key: str, write: Callable[[sqlite3.Connection], WriteReceipt]) -> WriteReceipt:
+        """`write` on the writer unless `key` was used before (see `_once`)."""
+        return await self._write(lambda db: self._once(db, key, lambda: write(db)))
+
     def _search(
         self,
         db: sqlite3.Connection,
@@ -513,16 +517,13 @@ class LocalWorkspace:
 
     async def add_internal_note(self, ticket_id: str, body: str, *, idempotency_key: str) -> WriteReceipt:
         def note(db: sqlite3.Connection) -> WriteReceipt:
-            def write() -> WriteReceipt:
-                ticket = self._get(db, "ticket", Ticket, ticket_id)
-                note = Comment(author="escalation-mcp", body=body, created_at=datetime.now(UTC), public=False)
-                updated = ticket.model_copy(update={"comments": [*ticket.comments, note]})
-                self._store(db, updated)
-                return WriteReceipt(id=f"{ticket_id}#note-{len(updated.comments)}", url=ticket.url)
+            ticket = self._get(db, "ticket", Ticket, ticket_id)
+            added = Comment(author="escalation-mcp", body=body, created_at=datetime.now(UTC), public=False)
+            updated = ticket.model_copy(update={"comments": [*ticket.comments, added]})
+            self._store(db, updated)
+            return WriteReceipt(id=f"{ticket_id}#note-{len(updated.comments)}", url=ticket.url)
 
-            return self._once(db, f"note:{idempotency_key}", write)
-
-        return await self._write(note)
+        return await self._write_once(f"note:{idempotency_key}", note)
 
     # CRM
 
@@ -633,20 +634,17 @@ class LocalWorkspace:
     ) -> WriteReceipt:
         # The local store keeps what people read: the text; blocks and html are renderings of it.
         def post(db: sqlite3.Connection) -> WriteReceipt:
-            def write() -> WriteReceipt:
-                message = Message(
-                    id=f"local-msg-{next(self._ids)}",
-                    channel=channel,
-                    author="escalation-mcp",
-                    text=text,
-                    posted_at=datetime.now(UTC),
-                )
-                self._store(db, message)
-                return WriteReceipt(id=message.id)
+            message = Message(
+                id=f"local-msg-{next(self._ids)}",
+                channel=channel,
+                author="escalation-mcp",
+                text=text,
+                posted_at=datetime.now(UTC),
+            )
+            self._store(db, message)
+            return WriteReceipt(id=message.id)
 
-            return self._once(db, f"message:{idempotency_key}", write)
-
-        return await self._write(post)
+        return await self._write_once(f"message:{idempotency_key}", post)
 
     # tracker
 
@@ -666,20 +664,17 @@ class LocalWorkspace:
     ) -> WriteReceipt:
         # One local tracker has no projects and no document format: the Markdown body is the issue.
         def create(db: sqlite3.Connection) -> WriteReceipt:
-            def write() -> WriteReceipt:
-                issue = TrackerIssue(
-                    id=f"LOCAL-{next(self._ids)}",
-                    title=title,
-                    status="Open",
-                    labels=labels,
-                    created_at=datetime.now(UTC),
-                )
-                self._store(db, issue)
-                return WriteReceipt(id=issue.id)
+            issue = TrackerIssue(
+                id=f"LOCAL-{next(self._ids)}",
+                title=title,
+                status="Open",
+                labels=labels,
+                created_at=datetime.now(UTC),
+            )
+            self._store(db, issue)
+            return WriteReceipt(id=issue.id)
 
-            return self._once(db, f"issue:{idempotency_key}", write)
-
-        return await self._write(create)
+        return await self._write_once(f"issue:{idempotency_key}", create)
 
     # knowledge base
 
